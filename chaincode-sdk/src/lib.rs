@@ -1,0 +1,2 @@
+#![no_std]
+//! Placeholder: this crate's issue is still open; it provides nothing yet.

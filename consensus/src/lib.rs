@@ -1,0 +1,1 @@
+//! Placeholder: this crate's issue is still open; it provides nothing yet.
