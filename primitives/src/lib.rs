@@ -33,7 +33,9 @@ pub mod uri;
 pub mod vertex;
 
 pub use codec::{decode_untrusted, BoundedVec, MAX_DECODE_DEPTH};
-pub use crypto::{Pair, Public, Signature, SIGNING_CONTEXT};
+#[cfg(feature = "std")]
+pub use crypto::Pair;
+pub use crypto::{Public, Signature, SIGNING_CONTEXT};
 pub use error::{Error, Result};
 pub use hash::{blake2_256, Hash};
 pub use milestone::{Committee, FinalityCertificate, MilestoneHeader, MilestoneNumber};
