@@ -1,0 +1,82 @@
+//! Tunables of the chain service.
+use itc_primitives::milestone::MAX_MILESTONE_TIPS;
+
+use crate::{Error, Result};
+
+/// Configuration of a [`crate::Validator`]. Every validator of a chain must use the same
+/// `max_batch` (it is a validity rule for proposals) and the same consensus timing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainConfig {
+    /// PBFT tunables (checkpoint interval, window, timeouts).
+    pub consensus: itc_consensus::Config,
+    /// Most vertices one milestone confirms; a proposal over more pending vertices takes the
+    /// first `max_batch` of the deterministic order (a prefix is closed under parents).
+    pub max_batch: usize,
+    /// Most tips one milestone references (at most [`MAX_MILESTONE_TIPS`]).
+    pub max_tips: usize,
+    /// A submitted transaction's nonce must be below the account's nonce plus this.
+    pub nonce_window: u64,
+    /// Parents chosen by tip selection for the vertices this node attaches (1 to 8).
+    pub parents_per_vertex: usize,
+    /// Most nonces tried when mining an attachment.
+    pub max_pow_attempts: u64,
+    /// With nothing new in the DAG, the primary proposes an empty milestone after this long, so
+    /// that the backups' view-change timers do not expire on an idle chain. Keep it well below
+    /// `consensus.base_timeout_ms`.
+    pub idle_propose_ms: u64,
+    /// A proposal's timestamp may be at most this far ahead of the validating node's clock.
+    pub max_clock_drift_ms: u64,
+    /// Seed of tip selection for attachments (mixed with a counter): same seed, same DAG.
+    pub attach_seed: [u8; 32],
+}
+
+impl Default for ChainConfig {
+    fn default() -> Self {
+        let consensus = itc_consensus::Config::default();
+        ChainConfig {
+            idle_propose_ms: consensus.base_timeout_ms / 4,
+            consensus,
+            max_batch: 4_096,
+            max_tips: 1_024,
+            nonce_window: 64,
+            parents_per_vertex: 2,
+            max_pow_attempts: 1 << 28,
+            max_clock_drift_ms: 30_000,
+            attach_seed: [0; 32],
+        }
+    }
+}
+
+impl ChainConfig {
+    /// Checks the values are usable together.
+    pub fn validate(&self) -> Result<()> {
+        self.consensus.check()?;
+        if self.max_batch == 0 {
+            return Err(Error::Config("max_batch is 0; use at least 1".into()));
+        }
+        if self.max_tips == 0 || self.max_tips > MAX_MILESTONE_TIPS {
+            return Err(Error::Config(format!(
+                "max_tips is {}; use 1 to {MAX_MILESTONE_TIPS}",
+                self.max_tips
+            )));
+        }
+        if !(1..=itc_primitives::MAX_PARENTS).contains(&self.parents_per_vertex) {
+            return Err(Error::Config(format!(
+                "parents_per_vertex is {}; use 1 to {}",
+                self.parents_per_vertex,
+                itc_primitives::MAX_PARENTS
+            )));
+        }
+        if self.nonce_window == 0 {
+            return Err(Error::Config("nonce_window is 0; use at least 1".into()));
+        }
+        if self.idle_propose_ms >= self.consensus.base_timeout_ms {
+            return Err(Error::Config(format!(
+                "idle_propose_ms ({}) must be below the view-change timeout ({}), or an idle \
+                 chain changes view forever",
+                self.idle_propose_ms, self.consensus.base_timeout_ms
+            )));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,173 @@
+//! Read-only queries for the RPC: nonces, accounts, transaction status, milestones, tips,
+//! vertices, and certified milestones to serve to laggards.
+use itc_consensus::Pbft;
+use itc_dag::{Confidence, Dag, DagStore};
+use itc_primitives::{
+    AccountId, Committee, FinalityCertificate, Hash, MilestoneHeader, MilestoneNumber, Nonce,
+    Vertex,
+};
+use itc_runtime::{modules::system::AccountInfo, Ext, Outcome, Receipt, StateBackend};
+
+use crate::{Finalized, Result, Validator};
+
+/// Where a transaction stands, for `tx_status`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TxStatus {
+    /// Not known to this node.
+    Unknown,
+    /// In the DAG, not yet confirmed by a milestone.
+    Pending {
+        /// The vertex carrying it.
+        vertex: Hash,
+        /// Its confirmation confidence (cumulative weight, or orphan).
+        confidence: Confidence,
+    },
+    /// Confirmed and executed successfully.
+    Finalized {
+        /// The milestone that confirmed it.
+        milestone: MilestoneNumber,
+        /// Its position in the milestone's order.
+        position: u32,
+        /// Its receipt.
+        receipt: Receipt,
+    },
+    /// Confirmed but failed (only the fee and nonce changed) or not executed (nothing changed).
+    Failed {
+        /// The milestone that confirmed it.
+        milestone: MilestoneNumber,
+        /// Its position in the milestone's order.
+        position: u32,
+        /// Its receipt.
+        receipt: Receipt,
+        /// Why, in words.
+        reason: String,
+    },
+}
+
+impl TxStatus {
+    /// Whether the transaction is final (finalised or failed).
+    pub fn is_final(&self) -> bool {
+        matches!(self, TxStatus::Finalized { .. } | TxStatus::Failed { .. })
+    }
+}
+
+impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
+    /// This validator's key.
+    pub fn id(&self) -> AccountId {
+        self.me
+    }
+
+    /// The genesis milestone (number 0).
+    pub fn genesis_header(&self) -> &MilestoneHeader {
+        &self.genesis.header
+    }
+
+    /// The genesis hash (transactions sign over it).
+    pub fn genesis_hash(&self) -> Hash {
+        self.genesis.hash()
+    }
+
+    /// The account's record in the latest finalised state.
+    pub fn account(&self, who: &AccountId) -> Result<AccountInfo> {
+        let ext = Ext::view(&self.state, 0)?;
+        Ok(itc_runtime::modules::system::account(&ext, who)?)
+    }
+
+    /// The nonce the account's next transaction should carry: its finalised nonce, past every
+    /// consecutive pending one.
+    pub fn next_nonce(&self, who: &AccountId) -> Result<Nonce> {
+        let nonce = self.account(who)?.nonce;
+        Ok(self.pending.next_free(who, nonce))
+    }
+
+    /// Where transaction `tx_hash` stands.
+    pub fn tx_status(&self, tx_hash: &Hash) -> Result<TxStatus> {
+        if let Some(&(milestone, position)) = self.tx_index.get(tx_hash) {
+            let receipt =
+                self.milestone(milestone).and_then(|m| m.receipts.get(position as usize)).cloned();
+            if let Some(receipt) = receipt {
+                let reason = match &receipt.outcome {
+                    Outcome::Success => None,
+                    Outcome::Failed(e) => Some(format!("failed: {e}")),
+                    Outcome::Invalid(e) => Some(format!("not executed: {e}")),
+                };
+                return Ok(match reason {
+                    None => TxStatus::Finalized { milestone, position, receipt },
+                    Some(reason) => TxStatus::Failed { milestone, position, receipt, reason },
+                });
+            }
+        }
+        if let Some(vertex) = self.pending.vertex_of_tx(tx_hash) {
+            let confidence = self.dag.confidence(&vertex)?;
+            return Ok(TxStatus::Pending { vertex, confidence });
+        }
+        Ok(TxStatus::Unknown)
+    }
+
+    /// Finalised milestone `number` (1 and up), with its certificate and receipts.
+    pub fn milestone(&self, number: MilestoneNumber) -> Option<&Finalized> {
+        let index = usize::try_from(number.checked_sub(1)?).ok()?;
+        self.milestones.get(index)
+    }
+
+    /// Finalised milestone by header hash.
+    pub fn milestone_by_hash(&self, hash: &Hash) -> Option<&Finalized> {
+        self.by_hash.get(hash).and_then(|n| self.milestone(*n))
+    }
+
+    /// The latest finalised milestone, `None` at genesis.
+    pub fn latest_finalized(&self) -> Option<&Finalized> {
+        self.milestones.last()
+    }
+
+    /// Up to `max` certified milestones from `from` on, to serve a laggard beyond what the
+    /// replica keeps in memory.
+    pub fn certified_range(
+        &self,
+        from: MilestoneNumber,
+        max: usize,
+    ) -> Vec<(MilestoneHeader, FinalityCertificate)> {
+        let start = usize::try_from(from.saturating_sub(1)).unwrap_or(usize::MAX);
+        self.milestones
+            .iter()
+            .skip(start)
+            .take(max)
+            .map(|m| (m.header.clone(), m.certificate.clone()))
+            .collect()
+    }
+
+    /// The current DAG tips.
+    pub fn tips(&self) -> Vec<Hash> {
+        self.dag.tips()
+    }
+
+    /// A vertex by hash (from the DAG store), to answer peers' fetches and `dag_getVertex`.
+    pub fn vertex(&self, hash: &Hash) -> Result<Option<Vertex>> {
+        Ok(self.dag.store().get_vertex(hash)?)
+    }
+
+    /// The committee of `epoch`, if known.
+    pub fn committee(&self, epoch: u64) -> Option<&Committee> {
+        self.committees.get(&epoch)
+    }
+
+    /// Number of pending (attached, unconfirmed) vertices.
+    pub fn pending_count(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The latest finalised state (for proofs: `state().prove(key, version)`).
+    pub fn state(&self) -> &B {
+        &self.state
+    }
+
+    /// The DAG.
+    pub fn dag(&self) -> &Dag<S> {
+        &self.dag
+    }
+
+    /// The PBFT replica (view, status, statistics).
+    pub fn consensus(&self) -> &Pbft {
+        &self.pbft
+    }
+}

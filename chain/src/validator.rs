@@ -1,0 +1,656 @@
+//! [`Validator`]: one validator's chain service. It owns the DAG, the state, the pending pool
+//! and the PBFT replica, turns the replica's proposal and validation requests into DAG and
+//! runtime work, applies committed milestones, and tells the node what to do as [`Output`]s.
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+use itc_consensus::{
+    Action, Evidence, Input, Pbft, PersistId, PersistRecord, SignedMessage, TimerId,
+};
+use itc_dag::{Attachment, Confidence, Dag, DagConfig, DagStore, InsertOutcome, PreparedVertex};
+use itc_primitives::{
+    blake2_256, merkle::merkle_root, AccountId, BoundedVec, Committee, FinalityCertificate, Hash,
+    MilestoneHeader, MilestoneNumber, Pair, Transaction, Vertex,
+};
+use itc_runtime::{GenesisConfig, MilestoneContext, Parameters, Receipt, StateBackend};
+
+use crate::{
+    execute::{execute, load, mismatch, select_batch, Execution},
+    genesis::{self, Genesis},
+    mempool::{check_admission, difficulty_of, fee_of, params_of, Pending},
+    ChainConfig, Error, Result,
+};
+
+/// An event the node feeds into [`Validator::handle`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A consensus message from peer `from` (decode wire bytes with
+    /// [`SignedMessage::from_bytes`], or use [`Validator::handle_message_bytes`]).
+    Message {
+        /// The transport-authenticated sender.
+        from: AccountId,
+        /// The message.
+        msg: Box<SignedMessage>,
+    },
+    /// A timer scheduled with [`Output::ScheduleTimeout`] elapsed.
+    Timeout(TimerId),
+    /// The record of [`Output::Persist`] with this id is durable.
+    Persisted(PersistId),
+    /// Periodic wake-up (every few tens of milliseconds): proposes an idle milestone when due
+    /// and repeats outstanding fetch requests.
+    Tick,
+}
+
+/// A finalised milestone, for the node to persist, index and publish.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finalized {
+    /// The header.
+    pub header: MilestoneHeader,
+    /// Its finality certificate (verified against the epoch's committee).
+    pub certificate: FinalityCertificate,
+    /// The confirmed vertex hashes, in execution order.
+    pub order: Vec<Hash>,
+    /// One receipt per confirmed vertex, in order.
+    pub receipts: Vec<Receipt>,
+}
+
+/// Something the node must do, in the order given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Send a consensus message to one peer.
+    Send(AccountId, SignedMessage),
+    /// Send a consensus message to every other committee member.
+    Broadcast(SignedMessage),
+    /// Make the record durable, then feed [`Event::Persisted`]. The replica holds the messages
+    /// that depend on it until then.
+    Persist(PersistId, PersistRecord),
+    /// Feed [`Event::Timeout`] after `after_ms`.
+    ScheduleTimeout {
+        /// The id to hand back.
+        id: TimerId,
+        /// Delay in milliseconds.
+        after_ms: u64,
+    },
+    /// Gossip this vertex to peers (this node attached or accepted it from a client).
+    Gossip(Vertex),
+    /// Fetch these vertices from peers and hand them to [`Validator::receive_vertex`].
+    FetchVertices(Vec<Hash>),
+    /// A milestone is final: persist header, certificate, receipts and the tx index, durably,
+    /// before reporting it final to clients.
+    Finalized(Box<Finalized>),
+    /// Two contradicting signed messages of one replica (submit them to the runtime).
+    Evidence(Box<Evidence>),
+    /// The replica switched to the committee of a new epoch after milestone `base`.
+    EpochChanged {
+        /// The new epoch.
+        epoch: u64,
+        /// The last milestone of the previous epoch.
+        base: MilestoneNumber,
+    },
+}
+
+/// The answer to a vertex or transaction submission.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Submitted {
+    /// The transaction hash (what `tx_status` takes).
+    pub tx_hash: Hash,
+    /// The vertex hash.
+    pub vertex_hash: Hash,
+    /// Parents still missing (the vertex waits as an orphan); empty once attached.
+    pub missing: Vec<Hash>,
+    /// What the node must do now (gossip, fetch, consensus traffic).
+    pub outputs: Vec<Output>,
+}
+
+/// A proposal the replica asked for.
+#[derive(Clone, Debug)]
+struct ProposalRequest {
+    seq: MilestoneNumber,
+    parent: Hash,
+    epoch: u64,
+    since_ms: u64,
+}
+
+/// The verdict on a header to validate.
+enum Verdict {
+    Done(bool),
+    Blocked(Vec<Hash>),
+}
+
+/// One validator's chain service over a DAG store `S` and a state backend `B`. See the crate
+/// docs for how the node drives it.
+pub struct Validator<S: DagStore, B: StateBackend + Clone> {
+    pub(crate) cfg: ChainConfig,
+    pub(crate) me: AccountId,
+    pub(crate) genesis: Genesis,
+    pub(crate) dag: Dag<S>,
+    pub(crate) state: B,
+    pub(crate) pbft: Pbft,
+    pub(crate) params: Parameters,
+    pub(crate) committees: BTreeMap<u64, Committee>,
+    pub(crate) pending: Pending,
+    /// Finalised milestones 1..; index `n - 1` holds milestone `n`.
+    pub(crate) milestones: Vec<Finalized>,
+    pub(crate) by_hash: HashMap<Hash, MilestoneNumber>,
+    /// tx hash -> (milestone, position).
+    pub(crate) tx_index: HashMap<Hash, (MilestoneNumber, u32)>,
+    proposal: Option<ProposalRequest>,
+    to_validate: BTreeMap<Hash, MilestoneHeader>,
+    to_apply: VecDeque<(MilestoneHeader, FinalityCertificate)>,
+    executed: HashMap<Hash, Execution<B>>,
+    attach_counter: u64,
+    last_fetch: Vec<Hash>,
+    confirmed_vertices: u64,
+}
+
+impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
+    /// A new chain: writes the genesis state of `genesis` into the empty `state`, builds the
+    /// genesis milestone (at `genesis_timestamp_ms`), the DAG over `store` and the PBFT replica
+    /// with key `pair`. Call [`Validator::start`] next.
+    pub fn new(
+        cfg: ChainConfig,
+        pair: Pair,
+        genesis_config: &GenesisConfig,
+        genesis_timestamp_ms: u64,
+        store: S,
+        mut state: B,
+    ) -> Result<Self> {
+        cfg.validate()?;
+        let genesis = genesis::build(&mut state, genesis_config, genesis_timestamp_ms)?;
+        let dag = Dag::new(DagConfig::new(genesis.hash()), store)?;
+        let pbft = Pbft::new(
+            cfg.consensus.clone(),
+            pair.clone(),
+            itc_consensus::Genesis::after(&genesis.header, genesis.committee.clone()),
+        )?;
+        let params = params_of(&state)?;
+        let mut committees = BTreeMap::new();
+        committees.insert(genesis.committee.epoch, genesis.committee.clone());
+        Ok(Validator {
+            cfg,
+            me: pair.public(),
+            genesis,
+            dag,
+            state,
+            pbft,
+            params,
+            committees,
+            pending: Pending::default(),
+            milestones: Vec::new(),
+            by_hash: HashMap::new(),
+            tx_index: HashMap::new(),
+            proposal: None,
+            to_validate: BTreeMap::new(),
+            to_apply: VecDeque::new(),
+            executed: HashMap::new(),
+            attach_counter: 0,
+            last_fetch: Vec::new(),
+            confirmed_vertices: 0,
+        })
+    }
+
+    /// The first outputs: arms the view-change timer, asks peers for missed milestones and, as
+    /// primary, prepares the first proposal.
+    pub fn start(&mut self, now_ms: u64) -> Result<Vec<Output>> {
+        let actions = self.pbft.start();
+        let mut out = Vec::new();
+        self.drive(actions, now_ms, &mut out)?;
+        Ok(out)
+    }
+
+    /// Feeds one event; returns what the node must do, in order.
+    ///
+    /// An `Err` means this node cannot go on safely (its store failed, or executing a certified
+    /// milestone did not reproduce the certified roots): stop it and resync.
+    pub fn handle(&mut self, event: Event, now_ms: u64) -> Result<Vec<Output>> {
+        let actions = match event {
+            Event::Message { from, msg } => self.pbft.step(Input::Message(from, *msg)),
+            Event::Timeout(id) => self.pbft.step(Input::TimeoutElapsed(id)),
+            Event::Persisted(id) => self.pbft.step(Input::Persisted(id)),
+            Event::Tick => {
+                self.last_fetch.clear();
+                Vec::new()
+            }
+        };
+        let mut out = Vec::new();
+        self.drive(actions, now_ms, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Validator::handle`] for a consensus message as received from the wire. Bytes that do
+    /// not decode are an error for the sender, not for this node.
+    pub fn handle_message_bytes(
+        &mut self,
+        from: AccountId,
+        bytes: &[u8],
+        now_ms: u64,
+    ) -> Result<Vec<Output>> {
+        let msg = SignedMessage::from_bytes(bytes)
+            .map_err(|e| Error::Malformed { what: "consensus message", reason: e.to_string() })?;
+        self.handle(Event::Message { from, msg: Box::new(msg) }, now_ms)
+    }
+
+    /// Admits a client's transaction: checks its signature (over this chain's genesis hash), its
+    /// nonce against the account's nonce and the pending pool (`nonce < account nonce +
+    /// nonce_window`, not used, not pending), its mortality and that the free balance covers its
+    /// fee plus the fees of the signer's pending transactions. Then attaches it: seeded tip
+    /// selection, PoW at the signer's difficulty, insertion into the DAG. The outputs start with
+    /// [`Output::Gossip`] of the new vertex.
+    pub fn submit_transaction(&mut self, tx: Transaction, now_ms: u64) -> Result<Submitted> {
+        check_admission(
+            &self.state,
+            &self.pending,
+            &tx,
+            self.genesis.hash(),
+            self.cfg.nonce_window,
+            true,
+        )?;
+        let tx_hash = tx.hash();
+        let mut seed_input = self.cfg.attach_seed.to_vec();
+        seed_input.extend_from_slice(&self.attach_counter.to_le_bytes());
+        seed_input.extend_from_slice(&tx_hash.0);
+        self.attach_counter += 1;
+        let parents =
+            self.dag.select_tips(self.cfg.parents_per_vertex, blake2_256(&seed_input).0)?;
+        let difficulty = difficulty_of(&self.state, &tx.signer);
+        let (pow_nonce, _) =
+            Vertex::mine(&tx_hash, &parents, difficulty, 0, self.cfg.max_pow_attempts)
+                .ok_or(Error::PowNotFound { difficulty, attempts: self.cfg.max_pow_attempts })?;
+        let parents = BoundedVec::new(parents).map_err(|p| {
+            Error::Config(format!("tip selection returned {} parents, at most 8", p.len()))
+        })?;
+        let vertex = Vertex { tx, parents, pow_nonce };
+        let mut out = vec![Output::Gossip(vertex.clone())];
+        // Signature and PoW were checked just above; the DAG checks structure and duplicates.
+        let outcome = self.dag.insert_verified(PreparedVertex::new(vertex))?;
+        let missing = self.after_insert(&outcome, &mut out)?;
+        self.drive(Vec::new(), now_ms, &mut out)?;
+        Ok(Submitted { tx_hash, vertex_hash: outcome.hash, missing, outputs: out })
+    }
+
+    /// Admits a ready vertex from a client (a light client that attached its own transaction):
+    /// the DAG's checks (size, parents, PoW for the signer's level, signature) plus the pending
+    /// pool's (nonce window, fees). The outputs start with [`Output::Gossip`]; if parents are
+    /// unknown, `missing` lists what to fetch.
+    pub fn submit_vertex(&mut self, bytes: &[u8], now_ms: u64) -> Result<Submitted> {
+        let vertex = PreparedVertex::from_bytes(bytes, self.dag.config().max_vertex_bytes)?;
+        check_admission(
+            &self.state,
+            &self.pending,
+            &vertex.vertex.tx,
+            self.genesis.hash(),
+            self.cfg.nonce_window,
+            false,
+        )?;
+        let mut out = vec![Output::Gossip(vertex.vertex.clone())];
+        let (tx_hash, vertex_hash, missing) = self.insert_checked(vertex, now_ms, &mut out)?;
+        Ok(Submitted { tx_hash, vertex_hash, missing, outputs: out })
+    }
+
+    /// Admits a vertex from a peer (gossip or a fetch answer): the DAG's checks only; a vertex
+    /// whose transaction will fail is still a valid vertex (white-flag).
+    pub fn receive_vertex(&mut self, bytes: &[u8], now_ms: u64) -> Result<Submitted> {
+        let vertex = PreparedVertex::from_bytes(bytes, self.dag.config().max_vertex_bytes)?;
+        let mut out = Vec::new();
+        let (tx_hash, vertex_hash, missing) = self.insert_checked(vertex, now_ms, &mut out)?;
+        Ok(Submitted { tx_hash, vertex_hash, missing, outputs: out })
+    }
+
+    /// Admits many vertices from peers at once (a gossip burst, a fetch answer), verifying their
+    /// signatures with one batch verification. Returns one result per input (the vertex hash,
+    /// or why it was refused) and the outputs. The outer error is fatal, as for
+    /// [`Validator::handle`].
+    pub fn receive_vertices(
+        &mut self,
+        batch: &[Vec<u8>],
+        now_ms: u64,
+    ) -> Result<(Vec<Result<Hash>>, Vec<Output>)> {
+        let max = self.dag.config().max_vertex_bytes;
+        let mut results: Vec<Result<Hash>> = Vec::with_capacity(batch.len());
+        let mut prepared = Vec::with_capacity(batch.len());
+        let mut slots = Vec::with_capacity(batch.len());
+        for (slot, bytes) in batch.iter().enumerate() {
+            match PreparedVertex::from_bytes(bytes, max) {
+                Ok(vertex) => {
+                    prepared.push(vertex);
+                    slots.push(slot);
+                    // Replaced below: the DAG returns one result per prepared vertex.
+                    results.push(Err(Error::Malformed { what: "vertex", reason: String::new() }));
+                }
+                Err(e) => results.push(Err(e.into())),
+            }
+        }
+        let state = &self.state;
+        let difficulty = |who: &AccountId| difficulty_of(state, who);
+        let outcomes = self.dag.insert_prepared_batch(prepared, &difficulty);
+        let mut out = Vec::new();
+        for (slot, outcome) in slots.into_iter().zip(outcomes) {
+            results[slot] = match outcome {
+                Ok(outcome) => {
+                    self.after_insert(&outcome, &mut out)?;
+                    Ok(outcome.hash)
+                }
+                Err(e) => Err(e.into()),
+            };
+        }
+        self.drive(Vec::new(), now_ms, &mut out)?;
+        Ok((results, out))
+    }
+
+    fn insert_checked(
+        &mut self,
+        vertex: PreparedVertex,
+        now_ms: u64,
+        out: &mut Vec<Output>,
+    ) -> Result<(Hash, Hash, Vec<Hash>)> {
+        let tx_hash = vertex.tx_hash;
+        let state = &self.state;
+        let difficulty = |who: &AccountId| difficulty_of(state, who);
+        let outcome = self.dag.insert_prepared(vertex, &difficulty)?;
+        let missing = self.after_insert(&outcome, out)?;
+        self.drive(Vec::new(), now_ms, out)?;
+        Ok((tx_hash, outcome.hash, missing))
+    }
+
+    /// Indexes what an insertion attached and asks for what it still misses.
+    fn after_insert(
+        &mut self,
+        outcome: &InsertOutcome,
+        out: &mut Vec<Output>,
+    ) -> Result<Vec<Hash>> {
+        let mut attached = Vec::with_capacity(1 + outcome.released.len());
+        let missing = match &outcome.attachment {
+            Attachment::Attached => {
+                attached.push(outcome.hash);
+                Vec::new()
+            }
+            Attachment::Orphaned { missing } => missing.clone(),
+        };
+        attached.extend(outcome.released.iter().copied());
+        for hash in attached {
+            let vertex = load(&self.dag, &hash)?;
+            let tx_hash = vertex.tx.hash();
+            // A vertex of an already finalised transaction (a replay in a new attachment) is not
+            // pending: it will execute as invalid if a milestone confirms it.
+            if !self.tx_index.contains_key(&tx_hash) {
+                let fee = fee_of(&self.params, &vertex.tx);
+                self.pending.insert(hash, tx_hash, &vertex.tx, fee);
+            }
+        }
+        if !missing.is_empty() {
+            self.fetch(missing.clone(), out);
+        }
+        Ok(missing)
+    }
+
+    fn fetch(&mut self, missing: Vec<Hash>, out: &mut Vec<Output>) {
+        if missing != self.last_fetch {
+            self.last_fetch = missing.clone();
+            out.push(Output::FetchVertices(missing));
+        }
+    }
+
+    /// Carries out the replica's actions and feeds back proposals and verdicts until nothing
+    /// more can happen without a new event.
+    fn drive(&mut self, actions: Vec<Action>, now_ms: u64, out: &mut Vec<Output>) -> Result<()> {
+        let mut queue: VecDeque<Action> = actions.into();
+        loop {
+            while let Some(action) = queue.pop_front() {
+                match action {
+                    Action::Send(to, msg) => out.push(Output::Send(to, msg)),
+                    Action::Broadcast(msg) => out.push(Output::Broadcast(msg)),
+                    Action::Persist(id, record) => out.push(Output::Persist(id, record)),
+                    Action::ScheduleTimeout { id, after_ms } => {
+                        out.push(Output::ScheduleTimeout { id, after_ms })
+                    }
+                    Action::RequestProposal { seq, parent, epoch, .. } => {
+                        self.proposal =
+                            Some(ProposalRequest { seq, parent, epoch, since_ms: now_ms });
+                    }
+                    Action::Validate(header) => {
+                        self.to_validate.insert(header.hash(), header);
+                    }
+                    Action::Committed(header, certificate) => {
+                        self.to_apply.push_back((header, certificate))
+                    }
+                    Action::Evidence(evidence) => out.push(Output::Evidence(evidence)),
+                    Action::EpochChanged { epoch, base } => {
+                        out.push(Output::EpochChanged { epoch, base })
+                    }
+                }
+            }
+            match self.next_input(now_ms, out)? {
+                Some(input) => queue.extend(self.pbft.step(input)),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Vertices confirmed by the milestones applied here.
+    pub fn confirmed_vertices(&self) -> u64 {
+        self.confirmed_vertices
+    }
+
+    /// The latest applied milestone number (0 = genesis).
+    pub fn finalized_number(&self) -> MilestoneNumber {
+        self.milestones.len() as MilestoneNumber
+    }
+
+    /// The latest applied header (genesis before the first milestone).
+    pub fn last_header(&self) -> &MilestoneHeader {
+        self.milestones.last().map_or(&self.genesis.header, |m| &m.header)
+    }
+
+    /// Applies what committed, then answers one validation or proposal request.
+    fn next_input(&mut self, now_ms: u64, out: &mut Vec<Output>) -> Result<Option<Input>> {
+        while !self.to_apply.is_empty() {
+            if !self.try_apply(out)? {
+                return Ok(None);
+            }
+        }
+        let number = self.finalized_number();
+        self.to_validate.retain(|_, h| h.number > number);
+        let ready = self.to_validate.iter().find(|(_, h)| h.number == number + 1);
+        if let Some((&digest, header)) = ready {
+            let header = header.clone();
+            match self.validate(&header, now_ms)? {
+                Verdict::Blocked(missing) => self.fetch(missing, out),
+                Verdict::Done(ok) => {
+                    self.to_validate.remove(&digest);
+                    return Ok(Some(Input::Validated { seq: header.number, digest, ok }));
+                }
+            }
+        }
+        if let Some(request) = self.proposal.clone() {
+            if request.seq <= number {
+                self.proposal = None;
+            } else if request.seq == number + 1 && request.parent == self.last_header().hash() {
+                if let Some(header) = self.propose(&request, now_ms)? {
+                    self.proposal = None;
+                    return Ok(Some(Input::Propose(header)));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn context(&self, header: &MilestoneHeader) -> MilestoneContext {
+        MilestoneContext {
+            number: header.number,
+            timestamp_ms: header.timestamp_ms,
+            genesis_hash: self.genesis.hash(),
+            proposer: header.proposer,
+        }
+    }
+
+    /// Builds the primary's proposal: the capped batch of new vertices, executed on a copy of
+    /// the state. With nothing new, waits `idle_propose_ms` and then proposes an empty milestone
+    /// (same tips as the last one).
+    fn propose(&mut self, req: &ProposalRequest, now_ms: u64) -> Result<Option<MilestoneHeader>> {
+        let (mut tips, order) = select_batch(&self.dag, self.cfg.max_tips, self.cfg.max_batch)?;
+        if order.is_empty() {
+            if now_ms < req.since_ms.saturating_add(self.cfg.idle_propose_ms) {
+                return Ok(None);
+            }
+            tips = self.last_header().tips.to_vec();
+        }
+        let parent = self.last_header();
+        let timestamp_ms = now_ms.max(parent.timestamp_ms);
+        let ctx = MilestoneContext {
+            number: req.seq,
+            timestamp_ms,
+            genesis_hash: self.genesis.hash(),
+            proposer: self.me,
+        };
+        let exec = execute(&self.state, &self.dag, order, ctx)?;
+        if exec.outcome.epoch != req.epoch {
+            return Err(Error::Divergence { number: req.seq, what: "epoch" });
+        }
+        let header = MilestoneHeader {
+            number: req.seq,
+            parent: req.parent,
+            epoch: exec.outcome.epoch,
+            tips: BoundedVec::new(tips).map_err(|t| {
+                Error::Config(format!("{} tips exceed the header's bound", t.len()))
+            })?,
+            ordered_root: merkle_root(&exec.order),
+            vertex_count: exec.order.len() as u32,
+            state_root: exec.outcome.state_root,
+            receipts_root: exec.outcome.receipts_root,
+            timestamp_ms,
+            proposer: self.me,
+            next_committee: exec.outcome.next_committee.clone(),
+        };
+        self.executed.insert(header.hash(), exec);
+        Ok(Some(header))
+    }
+
+    /// Tips of `tips` this node cannot resolve, plus the ancestors its orphans wait for.
+    fn missing_tips(&self, tips: &[Hash]) -> Result<Vec<Hash>> {
+        let mut missing = Vec::new();
+        let mut orphan = false;
+        for tip in tips {
+            if self.dag.is_in_memory(tip) || self.dag.store().contains(tip)? {
+                continue;
+            }
+            if self.dag.confidence(tip)? == Confidence::Orphan {
+                orphan = true;
+            } else {
+                missing.push(*tip);
+            }
+        }
+        if orphan {
+            missing.extend(self.dag.wanted());
+        }
+        Ok(missing)
+    }
+
+    /// A backup's check of a proposal (replicas execute before they vote): proposer, timestamp,
+    /// bounds, past cone known, order root, then re-execution and the state and receipts roots.
+    fn validate(&mut self, header: &MilestoneHeader, now_ms: u64) -> Result<Verdict> {
+        let parent = self.last_header();
+        let proposer_ok = self
+            .committees
+            .get(&header.epoch)
+            .is_some_and(|c| c.index_of(&header.proposer).is_some());
+        if header.parent != parent.hash()
+            || !proposer_ok
+            || header.timestamp_ms < parent.timestamp_ms
+            || header.timestamp_ms > now_ms.saturating_add(self.cfg.max_clock_drift_ms)
+            || header.tips.len() > self.cfg.max_tips
+            || header.vertex_count as usize > self.cfg.max_batch
+        {
+            return Ok(Verdict::Done(false));
+        }
+        let missing = self.missing_tips(&header.tips)?;
+        if !missing.is_empty() {
+            return Ok(Verdict::Blocked(missing));
+        }
+        let order = match self.dag.past_cone_order(&header.tips) {
+            Ok(order) => order,
+            Err(itc_dag::Error::UnknownTip { hash }) => return Ok(Verdict::Blocked(vec![hash])),
+            Err(e) => return Err(e.into()),
+        };
+        if order.len() != header.vertex_count as usize || merkle_root(&order) != header.ordered_root
+        {
+            return Ok(Verdict::Done(false));
+        }
+        let exec = execute(&self.state, &self.dag, order, self.context(header))?;
+        if mismatch(header, &exec).is_some() {
+            return Ok(Verdict::Done(false));
+        }
+        self.executed.insert(header.hash(), exec);
+        Ok(Verdict::Done(true))
+    }
+
+    /// Applies the first committed milestone if its vertices are here. Returns whether it made
+    /// progress.
+    fn try_apply(&mut self, out: &mut Vec<Output>) -> Result<bool> {
+        let Some((header, certificate)) = self.to_apply.front().cloned() else {
+            return Ok(false);
+        };
+        let number = header.number;
+        if number <= self.finalized_number() {
+            self.to_apply.pop_front();
+            return Ok(true);
+        }
+        if number != self.finalized_number() + 1 || header.parent != self.last_header().hash() {
+            return Err(Error::Divergence { number, what: "parent" });
+        }
+        let committee = self.committees.get(&header.epoch).ok_or_else(|| Error::Certificate {
+            number,
+            reason: format!("no committee known for epoch {}", header.epoch),
+        })?;
+        certificate
+            .verify(&header, committee)
+            .map_err(|e| Error::Certificate { number, reason: e.to_string() })?;
+        let digest = header.hash();
+        let exec = match self.executed.remove(&digest) {
+            Some(exec) => exec,
+            None => {
+                // State transfer (or a proposal validated before a view change): execute now.
+                let missing = self.missing_tips(&header.tips)?;
+                if !missing.is_empty() {
+                    self.fetch(missing, out);
+                    return Ok(false);
+                }
+                let order = self.dag.past_cone_order(&header.tips)?;
+                let exec = execute(&self.state, &self.dag, order, self.context(&header))?;
+                if let Some(what) = mismatch(&header, &exec) {
+                    return Err(Error::Divergence { number, what });
+                }
+                exec
+            }
+        };
+        self.to_apply.pop_front();
+        let confirmed = self.dag.confirm(number, &header.tips)?;
+        if confirmed != exec.order {
+            return Err(Error::Divergence { number, what: "vertex order" });
+        }
+        self.state = exec.state;
+        self.confirmed_vertices += exec.order.len() as u64;
+        self.params = params_of(&self.state)?;
+        self.executed.clear();
+        self.last_fetch.clear();
+        let mut signers = HashSet::new();
+        for hash in &exec.order {
+            self.pending.remove(hash);
+        }
+        for (position, receipt) in exec.outcome.receipts.iter().enumerate() {
+            self.tx_index.insert(receipt.tx_hash, (number, position as u32));
+            signers.insert(receipt.signer);
+        }
+        for signer in signers {
+            let nonce = self.account(&signer)?.nonce;
+            self.pending.prune_below(&signer, nonce);
+        }
+        if let Some(next) = &header.next_committee {
+            self.committees.insert(next.epoch, next.clone());
+        }
+        let finalized =
+            Finalized { header, certificate, order: exec.order, receipts: exec.outcome.receipts };
+        self.by_hash.insert(digest, number);
+        out.push(Output::Finalized(Box::new(finalized.clone())));
+        self.milestones.push(finalized);
+        Ok(true)
+    }
+}

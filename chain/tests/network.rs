@@ -1,0 +1,228 @@
+//! Four in-process validators over the seeded simulated network: finality, failed
+//! transactions, state transfer, view change, determinism.
+use itc_chain::{
+    sim::{genesis_config, transfer, Network},
+    ChainConfig, TxStatus,
+};
+use itc_primitives::{Hash, UNITS_PER_ITC};
+use itc_runtime::{genesis::dev_pairs, Outcome, StateBackend};
+
+const DEADLINE_MS: u64 = 60_000;
+
+fn network(seed: u64) -> Network {
+    Network::new(4, seed, ChainConfig::default(), genesis_config(4).unwrap()).unwrap()
+}
+
+fn finalized_everywhere(net: &Network, txs: &[Hash]) -> bool {
+    net.nodes.iter().all(|node| {
+        txs.iter().all(|tx| {
+            matches!(
+                node.tx_status(tx).unwrap(),
+                TxStatus::Finalized { .. } | TxStatus::Failed { .. }
+            )
+        })
+    })
+}
+
+/// Every node has the same header (hence state root) at every height up to `height`.
+fn assert_same_chain(net: &Network, height: u64) {
+    for number in 1..=height {
+        let reference = net.nodes[0].milestone(number).unwrap().header.clone();
+        for (i, node) in net.nodes.iter().enumerate() {
+            assert_eq!(node.milestone(number).unwrap().header, reference, "node {i}, #{number}");
+        }
+    }
+    let roots: Vec<Hash> =
+        net.nodes.iter().map(|n| n.state().root(n.state().version().unwrap()).unwrap()).collect();
+    assert!(roots.windows(2).all(|w| w[0] == w[1]), "state roots differ: {roots:?}");
+}
+
+#[test]
+fn transfers_submitted_to_different_validators_finalise_with_equal_state_roots() {
+    let mut net = network(1);
+    let pairs = dev_pairs().unwrap();
+    let genesis = net.nodes[0].genesis_hash();
+    let dest = pairs[5].public();
+    let before = net.nodes[0].account(&dest).unwrap().data.free;
+    let mut txs = Vec::new();
+    for round in 0..3u64 {
+        for (i, pair) in pairs[..4].iter().enumerate() {
+            let tx = transfer(pair, genesis, round, dest, UNITS_PER_ITC);
+            txs.push(net.submit(i, tx).unwrap().tx_hash);
+        }
+    }
+    assert!(net.run_until(DEADLINE_MS, |net| finalized_everywhere(net, &txs)));
+    assert!(net.errors.is_empty(), "{:?}", net.errors);
+    let height = net.nodes.iter().map(|n| n.finalized_number()).min().unwrap();
+    assert_same_chain(&net, height);
+    for node in &net.nodes {
+        assert_eq!(node.account(&dest).unwrap().data.free, before + 12 * UNITS_PER_ITC);
+        for pair in &pairs[..4] {
+            assert_eq!(node.account(&pair.public()).unwrap().nonce, 3);
+            assert_eq!(node.next_nonce(&pair.public()).unwrap(), 3);
+        }
+        for tx in &txs {
+            let TxStatus::Finalized { receipt, .. } = node.tx_status(tx).unwrap() else {
+                panic!("transfer {tx} did not succeed");
+            };
+            assert_eq!(receipt.outcome, Outcome::Success);
+        }
+    }
+}
+
+#[test]
+fn failed_transfer_is_finalised_as_failed_and_changes_only_fee_and_nonce() {
+    let mut net = network(2);
+    let pairs = dev_pairs().unwrap();
+    let genesis = net.nodes[0].genesis_hash();
+    // Eve is not a validator, so no proposer reward flows back to her.
+    let (eve, ferdie) = (pairs[4].public(), pairs[5].public());
+    let eve_before = net.nodes[1].account(&eve).unwrap();
+    let ferdie_before = net.nodes[1].account(&ferdie).unwrap();
+    let tx = transfer(&pairs[4], genesis, 0, ferdie, eve_before.data.free * 2);
+    let hash = net.submit(1, tx).unwrap().tx_hash;
+    assert!(net.run_until(DEADLINE_MS, |net| finalized_everywhere(net, &[hash])));
+    assert!(net.errors.is_empty(), "{:?}", net.errors);
+    for node in &net.nodes {
+        let TxStatus::Failed { receipt, reason, .. } = node.tx_status(&hash).unwrap() else {
+            panic!("an overdrawing transfer must fail");
+        };
+        assert!(matches!(receipt.outcome, Outcome::Failed(_)));
+        assert!(reason.starts_with("failed:"), "{reason}");
+        assert!(receipt.fee > 0);
+        let eve_after = node.account(&eve).unwrap();
+        assert_eq!(eve_after.nonce, eve_before.nonce + 1);
+        assert_eq!(eve_after.data.free, eve_before.data.free - receipt.fee);
+        assert_eq!(node.account(&ferdie).unwrap(), ferdie_before);
+    }
+}
+
+#[test]
+fn cut_off_validator_catches_up_by_state_transfer() {
+    let mut net = network(3);
+    let pairs = dev_pairs().unwrap();
+    let genesis = net.nodes[0].genesis_hash();
+    net.cut_off(3);
+    let mut txs = Vec::new();
+    for nonce in 0..3 {
+        let tx = transfer(&pairs[4], genesis, nonce, pairs[5].public(), UNITS_PER_ITC);
+        txs.push(net.submit(nonce as usize % 3, tx).unwrap().tx_hash);
+    }
+    let caught = net.run_until(DEADLINE_MS, |net| {
+        net.nodes[..3].iter().all(|n| txs.iter().all(|t| n.tx_status(t).unwrap().is_final()))
+    });
+    assert!(caught);
+    assert_eq!(net.nodes[3].finalized_number(), 0, "a cut-off node finalises nothing");
+    let target = net.nodes[..3].iter().map(|n| n.finalized_number()).min().unwrap();
+    net.heal(3);
+    assert!(net.run_to_height(target, DEADLINE_MS), "node 3 did not catch up");
+    assert!(net.errors.is_empty(), "{:?}", net.errors);
+    assert_same_chain(&net, target);
+    for tx in &txs {
+        assert!(net.nodes[3].tx_status(tx).unwrap().is_final());
+    }
+}
+
+#[test]
+fn silent_primary_triggers_view_change_and_finality_continues() {
+    let mut net = network(4);
+    let pairs = dev_pairs().unwrap();
+    let genesis = net.nodes[0].genesis_hash();
+    // Node 0 (//Alice) is the primary of view 0.
+    assert!(net.nodes[1].consensus().primary_of(0) == net.nodes[0].id());
+    net.cut_off(0);
+    let tx = transfer(&pairs[1], genesis, 0, pairs[5].public(), UNITS_PER_ITC);
+    let hash = net.submit(1, tx).unwrap().tx_hash;
+    let done = net.run_until(DEADLINE_MS, |net| {
+        net.nodes[1..].iter().all(|n| n.tx_status(&hash).unwrap().is_final())
+    });
+    assert!(done, "finality did not continue without the primary");
+    assert!(net.errors.is_empty(), "{:?}", net.errors);
+    for node in &net.nodes[1..] {
+        assert!(node.consensus().view() >= 1, "no view change happened");
+        assert!(matches!(node.tx_status(&hash).unwrap(), TxStatus::Finalized { .. }));
+    }
+}
+
+#[test]
+fn same_seed_gives_the_same_chain() {
+    let run = |seed| {
+        let mut net = network(seed);
+        let pairs = dev_pairs().unwrap();
+        let genesis = net.nodes[0].genesis_hash();
+        let mut txs = Vec::new();
+        for (i, pair) in pairs[..4].iter().enumerate() {
+            txs.push(net.submit(i, transfer(pair, genesis, 0, pairs[5].public(), 7)).unwrap());
+        }
+        let hashes: Vec<Hash> = txs.iter().map(|s| s.tx_hash).collect();
+        assert!(net.run_until(DEADLINE_MS, |net| finalized_everywhere(net, &hashes)));
+        let last = net.nodes[0].latest_finalized().unwrap();
+        (last.header.hash(), net.now_ms())
+    };
+    assert_eq!(run(9), run(9));
+}
+
+#[test]
+fn committee_hand_over_at_epoch_end_keeps_finality_going() {
+    let mut genesis = genesis_config(4).unwrap();
+    genesis.params.epoch_length = 3;
+    let mut net = Network::new(4, 5, ChainConfig::default(), genesis).unwrap();
+    let pairs = dev_pairs().unwrap();
+    let genesis_hash = net.nodes[0].genesis_hash();
+    let tx = transfer(&pairs[4], genesis_hash, 0, pairs[5].public(), UNITS_PER_ITC);
+    let hash = net.submit(0, tx).unwrap().tx_hash;
+    assert!(net.run_to_height(7, DEADLINE_MS), "finality stopped at the epoch boundary");
+    assert!(net.errors.is_empty(), "{:?}", net.errors);
+    assert_same_chain(&net, 7);
+    let node = &net.nodes[0];
+    let ends: Vec<u64> =
+        (1..=7).filter(|n| node.milestone(*n).unwrap().header.next_committee.is_some()).collect();
+    assert_eq!(ends, vec![2, 5], "the last milestone of each epoch names the next committee");
+    assert_eq!(node.milestone(7).unwrap().header.epoch, 2);
+    assert!(node.committee(2).is_some());
+    assert!(node.tx_status(&hash).unwrap().is_final());
+}
+
+#[test]
+fn proposal_with_a_wrong_state_root_is_rejected_and_the_primary_replaced() {
+    use itc_chain::{Event, Output};
+    use itc_consensus::{message::PrePrepare, Body, SignedMessage};
+    use itc_primitives::{merkle::empty_root, BoundedVec, MilestoneHeader};
+
+    let mut net = network(6);
+    let pairs = dev_pairs().unwrap();
+    let alice = &pairs[0];
+    let genesis = net.nodes[1].genesis_header().clone();
+    let honest_root = net.nodes[1].state().root(0).unwrap();
+    // What an honest empty milestone 1 would look like, but with a made-up state root.
+    let header = MilestoneHeader {
+        number: 1,
+        parent: genesis.hash(),
+        epoch: 0,
+        tips: BoundedVec::default(),
+        ordered_root: empty_root(),
+        vertex_count: 0,
+        state_root: Hash([7; 32]),
+        receipts_root: empty_root(),
+        timestamp_ms: 0,
+        proposer: alice.public(),
+        next_committee: None,
+    };
+    assert_ne!(header.state_root, honest_root);
+    let msg =
+        SignedMessage::sign(alice, 0, Body::PrePrepare(PrePrepare { view: 0, seq: 1, header }));
+    let outputs = net.nodes[1]
+        .handle(Event::Message { from: alice.public(), msg: Box::new(msg) }, 0)
+        .unwrap();
+    let view_change = outputs.iter().any(|o| match o {
+        Output::Broadcast(m) | Output::Persist(_, itc_consensus::PersistRecord::Sent(m)) => {
+            matches!(m.body, Body::ViewChange(_))
+        }
+        _ => false,
+    });
+    assert!(view_change, "the backup must ask to replace the primary: {outputs:?}");
+    assert_eq!(net.nodes[1].finalized_number(), 0);
+    assert!(!outputs
+        .iter()
+        .any(|o| matches!(o, Output::Broadcast(m) if matches!(m.body, Body::Prepare(_)))));
+}

@@ -1,0 +1,183 @@
+//! Admission of transactions and vertices: clear errors for bad input, nonce accounting,
+//! the batch cap and the genesis milestone.
+use itc_chain::{
+    sim::{genesis_config, transfer, Network},
+    ChainConfig, Error, Output, TxStatus,
+};
+use itc_primitives::{Pair, Signature, UNITS_PER_ITC};
+use itc_runtime::{genesis::dev_pairs, StateBackend};
+use parity_scale_codec::Encode;
+
+fn network(cfg: ChainConfig) -> Network {
+    Network::new(4, 7, cfg, genesis_config(4).unwrap()).unwrap()
+}
+
+#[test]
+fn genesis_header_carries_the_genesis_state_root_and_committee() {
+    let net = network(ChainConfig::default());
+    let node = &net.nodes[0];
+    let header = node.genesis_header();
+    assert_eq!(header.number, 0);
+    assert_eq!(header.state_root, node.state().root(0).unwrap());
+    let committee = header.next_committee.clone().unwrap();
+    let expected: Vec<_> = dev_pairs().unwrap()[..4].iter().map(|p| p.public()).collect();
+    assert_eq!(committee.members.to_vec(), expected);
+    assert_eq!(node.committee(0), Some(&committee));
+    assert_eq!(node.genesis_hash(), header.hash());
+    // Every validator derives the same genesis.
+    assert!(net.nodes.iter().all(|n| n.genesis_hash() == node.genesis_hash()));
+}
+
+#[test]
+fn bad_inputs_get_clear_errors() {
+    let mut net = network(ChainConfig::default());
+    let pairs = dev_pairs().unwrap();
+    let genesis = net.nodes[0].genesis_hash();
+    let (eve, ferdie) = (&pairs[4], pairs[5].public());
+    let node = &mut net.nodes[0];
+    for garbage in [&[][..], &[0xff; 3][..], &[7; 200][..]] {
+        let err = node.submit_vertex(garbage, 0).unwrap_err();
+        assert!(matches!(err, Error::Dag(itc_dag::Error::Malformed(_))), "{err}");
+        let err = node.receive_vertex(garbage, 0).unwrap_err();
+        assert!(matches!(err, Error::Dag(itc_dag::Error::Malformed(_))), "{err}");
+        let err = node.handle_message_bytes(pairs[1].public(), garbage, 0).unwrap_err();
+        assert!(matches!(err, Error::Malformed { what: "consensus message", .. }), "{err}");
+    }
+
+    let mut forged = transfer(eve, genesis, 0, ferdie, 1);
+    forged.signature = Signature([1; 64]);
+    let err = net.submit(0, forged).unwrap_err();
+    assert!(matches!(err, Error::BadSignature { .. }), "{err}");
+    let wrong_chain = transfer(eve, itc_primitives::Hash([9; 32]), 0, ferdie, 1);
+    assert!(matches!(net.submit(0, wrong_chain), Err(Error::BadSignature { .. })));
+
+    let err = net.submit(0, transfer(eve, genesis, 100, ferdie, 1)).unwrap_err();
+    assert!(matches!(err, Error::NonceTooFar { nonce: 100, next: 0, .. }), "{err}");
+
+    let first = net.submit(0, transfer(eve, genesis, 0, ferdie, 1)).unwrap();
+    assert!(matches!(first.outputs.first(), Some(Output::Gossip(_))));
+    assert_eq!(net.nodes[0].next_nonce(&eve.public()).unwrap(), 1, "pending nonces count");
+    let err = net.submit(0, transfer(eve, genesis, 0, ferdie, 2)).unwrap_err();
+    assert_eq!(err.to_string(), "nonce 0 is already pending in the DAG; next nonce is 1");
+
+    let hash = first.tx_hash;
+    assert!(net
+        .run_until(60_000, |net| net.nodes.iter().all(|n| n.tx_status(&hash).unwrap().is_final())));
+    let node = &mut net.nodes[2];
+    let err = node.submit_transaction(transfer(eve, genesis, 0, ferdie, 3), 0).unwrap_err();
+    assert_eq!(err.to_string(), "nonce 0 already used; next nonce is 1");
+
+    // The same ready vertex twice: the second is a duplicate.
+    let vertex = node.vertex(&first.vertex_hash).unwrap().unwrap();
+    let err = node.submit_vertex(&vertex.encode(), 0).unwrap_err();
+    assert!(matches!(err, Error::NonceUsed { nonce: 0, next: 1 }), "{err}");
+    let err = node.receive_vertex(&vertex.encode(), 0).unwrap_err();
+    assert!(matches!(err, Error::Dag(itc_dag::Error::Duplicate { .. })), "{err}");
+    let fresh = client_vertex(transfer(eve, genesis, 1, ferdie, 1), first.vertex_hash);
+    let (results, _) = node.receive_vertices(&[vec![1, 2, 3], vertex.encode(), fresh], 0).unwrap();
+    assert!(matches!(results[0], Err(Error::Dag(itc_dag::Error::Malformed(_)))));
+    assert!(matches!(results[1], Err(Error::Dag(itc_dag::Error::Duplicate { .. }))));
+    let admitted = results[2].as_ref().unwrap();
+    assert!(node.vertex(admitted).unwrap().is_some());
+    assert_eq!(node.next_nonce(&eve.public()).unwrap(), 2);
+}
+
+#[test]
+fn fees_of_pending_transactions_are_reserved_against_the_balance() {
+    let mut net = network(ChainConfig::default());
+    let pairs = dev_pairs().unwrap();
+    let genesis = net.nodes[0].genesis_hash();
+    // A fresh account holding the existential deposit, and transactions whose tip makes each
+    // fee more than half of it: one fits, a second one pending beside it does not.
+    let poor = Pair::from_seed(&[42; 32]).unwrap();
+    let deposit = UNITS_PER_ITC / 1_000;
+    let hash =
+        net.submit(0, transfer(&pairs[4], genesis, 0, poor.public(), deposit)).unwrap().tx_hash;
+    assert!(net.run_until(60_000, |net| net.nodes[0].tx_status(&hash).unwrap().is_final()));
+    let tipped = |nonce| {
+        let mut tx = transfer(&poor, genesis, nonce, pairs[5].public(), 1);
+        tx.tip = deposit * 6 / 10;
+        tx.signature = poor.sign_deterministic(&tx.payload(genesis).signing_bytes());
+        tx
+    };
+    net.submit(0, tipped(0)).unwrap();
+    let err = net.submit(0, tipped(1)).unwrap_err();
+    let Error::CannotPayFee { fee, free, pending } = err else { panic!("{err}") };
+    assert_eq!((free, pending), (deposit, fee));
+}
+
+#[test]
+fn proposals_respect_the_batch_cap_and_confirm_everything() {
+    let cfg = ChainConfig { max_batch: 3, ..ChainConfig::default() };
+    let mut net = network(cfg);
+    let pairs = dev_pairs().unwrap();
+    let genesis = net.nodes[0].genesis_hash();
+    let mut txs = Vec::new();
+    for nonce in 0..10 {
+        let tx = transfer(&pairs[4], genesis, nonce, pairs[5].public(), UNITS_PER_ITC);
+        txs.push(net.submit(1, tx).unwrap().tx_hash);
+    }
+    assert!(net.run_until(60_000, |net| net.nodes.iter().all(|n| txs
+        .iter()
+        .all(|t| matches!(n.tx_status(t).unwrap(), TxStatus::Finalized { .. })))));
+    assert!(net.errors.is_empty(), "{:?}", net.errors);
+    let node = &net.nodes[0];
+    let counts: Vec<u32> = (1..=node.finalized_number())
+        .map(|n| node.milestone(n).unwrap().header.vertex_count)
+        .collect();
+    assert!(counts.iter().all(|&c| c <= 3), "{counts:?}");
+    assert_eq!(counts.iter().sum::<u32>(), 10);
+    assert_eq!(node.account(&pairs[4].public()).unwrap().nonce, 10);
+}
+
+/// A light client attaches its own transaction (tip selection and PoW on the device).
+fn client_vertex(tx: itc_primitives::Transaction, parent: itc_primitives::Hash) -> Vec<u8> {
+    let tx_hash = tx.hash();
+    // Dev security level 0 is 8 leading zero bits.
+    let (pow_nonce, _) = itc_primitives::Vertex::mine(&tx_hash, &[parent], 8, 0, 1 << 20).unwrap();
+    let parents = itc_primitives::BoundedVec::new(vec![parent]).unwrap();
+    itc_primitives::Vertex { tx, parents, pow_nonce }.encode()
+}
+
+#[test]
+fn ready_vertex_from_a_light_client_finalises_and_orphans_ask_for_parents() {
+    let mut net = network(ChainConfig::default());
+    let pairs = dev_pairs().unwrap();
+    let genesis = net.nodes[0].genesis_hash();
+    let tx = transfer(&pairs[4], genesis, 0, pairs[5].public(), UNITS_PER_ITC);
+    let bytes = client_vertex(tx, genesis);
+    let submitted = net.submit_vertex(2, &bytes).unwrap();
+    assert!(submitted.missing.is_empty());
+    let hash = submitted.tx_hash;
+    assert!(matches!(net.nodes[2].tx_status(&hash).unwrap(), TxStatus::Pending { .. }));
+    assert!(net.run_until(60_000, |net| net
+        .nodes
+        .iter()
+        .all(|n| matches!(n.tx_status(&hash).unwrap(), TxStatus::Finalized { .. }))));
+    assert!(net.errors.is_empty(), "{:?}", net.errors);
+
+    let unknown = itc_primitives::Hash([5; 32]);
+    let orphan = client_vertex(transfer(&pairs[3], genesis, 0, pairs[5].public(), 1), unknown);
+    let parked = net.nodes[2].submit_vertex(&orphan, 0).unwrap();
+    assert_eq!(parked.missing, vec![unknown]);
+    assert!(parked.outputs.contains(&Output::FetchVertices(vec![unknown])));
+
+    // Too little work for the signer's level.
+    let tx = transfer(&pairs[3], genesis, 0, pairs[5].public(), 2);
+    let lazy = itc_primitives::Vertex {
+        parents: itc_primitives::BoundedVec::new(vec![genesis]).unwrap(),
+        pow_nonce: (0..)
+            .find(|n| {
+                itc_primitives::Vertex::hash_with_tx_hash(&tx.hash(), &[genesis], *n)
+                    .leading_zero_bits()
+                    < 8
+            })
+            .unwrap(),
+        tx,
+    };
+    let err = net.nodes[2].submit_vertex(&lazy.encode(), 0).unwrap_err();
+    assert!(
+        matches!(err, Error::Dag(itc_dag::Error::InsufficientPow { required: 8, .. })),
+        "{err}"
+    );
+}
