@@ -1,4 +1,17 @@
 //! The ITC node library behind the `itc` binary.
 //!
 //! - [`cli`]: the command-line interface (`itc key …`, and the node commands as they land).
+//! - [`network`]: libp2p (gossip, request-response, Kademlia), as a `Client` + events + `EventLoop`.
+//! - [`storage`]: RocksDB column families, a generic KV adapter and the typed chain store.
+//! - [`rpc`]: the JSON-RPC server over the [`rpc::ChainApi`] port the driver implements.
+//! - [`metrics`]: Prometheus metrics and the `/metrics` endpoint.
+//! - [`config`]: the TOML configuration file.
 pub mod cli;
+pub mod config;
+mod error;
+pub mod metrics;
+pub mod network;
+pub mod rpc;
+pub mod storage;
+
+pub use error::{Error, Result};

@@ -45,20 +45,41 @@ fn inspect_phrase_json_matches_subkey_docs() {
         "json",
     ]);
     let v: serde_json::Value = serde_json::from_str(&out).expect("json");
-    assert_eq!(v["secretSeed"], "0xc8fa03532fb22ee1f7f6908b9c02b4e72483f0dbd66e4cd456b8f34c6230b849");
-    assert_eq!(v["publicKey"], "0xd6a3105d6768e956e9e5d41050ac29843f98561410d3a47f9dd5b3b227ab8746");
+    assert_eq!(
+        v["secretSeed"],
+        "0xc8fa03532fb22ee1f7f6908b9c02b4e72483f0dbd66e4cd456b8f34c6230b849"
+    );
+    assert_eq!(
+        v["publicKey"],
+        "0xd6a3105d6768e956e9e5d41050ac29843f98561410d3a47f9dd5b3b227ab8746"
+    );
     assert_eq!(v["ss58Address"], "5Gv8YYFu8H1btvmrJy9FjjAWfb99wrhV3uhPFoNEr918utyR");
     assert_eq!(v["networkId"], "substrate");
-    assert_eq!(v["secretPhrase"], "caution juice atom organ advance problem want pledge someone senior holiday very");
+    assert_eq!(
+        v["secretPhrase"],
+        "caution juice atom organ advance problem want pledge someone senior holiday very"
+    );
 }
 
 #[test]
 fn hard_junctions_match_subkey() {
     let phrase = "owner word vocal dose decline sunset battle example forget excite gentle waste";
     let cases = [
-        ("", "0x43c86cffec54d0ae966eda288a58f813964fd074c5fbdaab546bf9ac126a00c3", "5FemZuvaJ7wVy4S49X7Y9mj7FyTR4caQD5mZo2rL7MXQoXMi"),
-        ("//1//stash", "0x4e73cec7a4023d8dbccbd54cba395883480a8f7228179e3de55d7fc067fe86cf", "5Grpw9i5vNyF6pbbvw7vA8pC5Vo8GMUbG8zraLMmAn32kTNH"),
-        ("//1//controller", "0x013f446b2911f86518a65528e833f59dce641878b1719de7bfa0934520ff6193", "5DLMZF33f61KvPDbJU5c2dPNQZ3jJyptsacpvsDhwNS1wUuU"),
+        (
+            "",
+            "0x43c86cffec54d0ae966eda288a58f813964fd074c5fbdaab546bf9ac126a00c3",
+            "5FemZuvaJ7wVy4S49X7Y9mj7FyTR4caQD5mZo2rL7MXQoXMi",
+        ),
+        (
+            "//1//stash",
+            "0x4e73cec7a4023d8dbccbd54cba395883480a8f7228179e3de55d7fc067fe86cf",
+            "5Grpw9i5vNyF6pbbvw7vA8pC5Vo8GMUbG8zraLMmAn32kTNH",
+        ),
+        (
+            "//1//controller",
+            "0x013f446b2911f86518a65528e833f59dce641878b1719de7bfa0934520ff6193",
+            "5DLMZF33f61KvPDbJU5c2dPNQZ3jJyptsacpvsDhwNS1wUuU",
+        ),
     ];
     for (path, seed, address) in cases {
         let out = stdout(&["key", "inspect", &format!("{phrase}{path}")]);
@@ -82,7 +103,10 @@ fn soft_and_numeric_junctions_from_a_hex_seed_match_polkadot_vectors() {
         assert_eq!(field(&out, "Network ID:"), "polkadot");
     }
     let out = stdout(&["key", "inspect", &format!("{seed}//0/1//hard//1"), "--network", "0"]);
-    assert_eq!(field(&out, "Public key (hex):"), "0xd63f18d817a2819fd045c1884d4b05318a2030c06f77b618a0b0ee0751e5356d");
+    assert_eq!(
+        field(&out, "Public key (hex):"),
+        "0xd63f18d817a2819fd045c1884d4b05318a2030c06f77b618a0b0ee0751e5356d"
+    );
     assert_eq!(field(&out, "Secret seed:"), "n/a", "a soft junction leaves no seed");
 }
 
@@ -103,15 +127,27 @@ fn password_flag_and_uri_password_match_subkey() {
 #[test]
 fn inspect_address_prints_public_info() {
     let out = stdout(&["key", "inspect", "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"]);
-    assert!(out.starts_with("Public Key URI `5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY` is account:"));
-    assert_eq!(field(&out, "Public key (hex):"), "0xd43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d");
+    assert!(out.starts_with(
+        "Public Key URI `5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY` is account:"
+    ));
+    assert_eq!(
+        field(&out, "Public key (hex):"),
+        "0xd43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d"
+    );
 }
 
 #[test]
 fn sign_then_verify_and_reject_tampering() {
     let sig = stdout(&["key", "sign", "--suri", "//Alice", "--message", "hello"]);
     let sig = sig.trim();
-    let ok = stdout(&["key", "verify", sig, "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY", "--message", "hello"]);
+    let ok = stdout(&[
+        "key",
+        "verify",
+        sig,
+        "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY",
+        "--message",
+        "hello",
+    ]);
     assert_eq!(ok.trim(), "Signature verifies correctly.");
     let bad = itc(&["key", "verify", sig, "//Bob", "--message", "hello"]);
     assert!(!bad.status.success());

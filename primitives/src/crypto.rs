@@ -16,7 +16,9 @@ pub const SIGNING_CONTEXT: &[u8] = b"substrate";
 
 /// An sr25519 public key (a compressed ristretto point), which is also an [`crate::AccountId`].
 /// SCALE-encoded as its 32 raw bytes.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Encode, Decode, MaxEncodedLen)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Encode, Decode, MaxEncodedLen,
+)]
 pub struct Public(pub [u8; 32]);
 
 /// An sr25519 signature. SCALE-encoded as its 64 raw bytes.
@@ -59,7 +61,8 @@ impl Public {
     }
 
     fn to_schnorrkel(self) -> Result<schnorrkel::PublicKey> {
-        schnorrkel::PublicKey::from_bytes(&self.0).map_err(|e| Error::PublicKey(alloc::format!("{e}")))
+        schnorrkel::PublicKey::from_bytes(&self.0)
+            .map_err(|e| Error::PublicKey(alloc::format!("{e}")))
     }
 
     /// Whether `signature` is this key's sr25519 signature of `message` in the Substrate context.
@@ -238,7 +241,10 @@ mod pair {
         fn fill_bytes(&mut self, dest: &mut [u8]) {
             dest.fill(0);
         }
-        fn try_fill_bytes(&mut self, dest: &mut [u8]) -> core::result::Result<(), rand_core::Error> {
+        fn try_fill_bytes(
+            &mut self,
+            dest: &mut [u8],
+        ) -> core::result::Result<(), rand_core::Error> {
             dest.fill(0);
             Ok(())
         }

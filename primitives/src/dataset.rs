@@ -220,8 +220,8 @@ mod tests {
 
     #[test]
     fn schema_validation_and_record_checks() {
-        let s = Schema::from_fields(&[("device", FieldType::String), ("kwh", FieldType::F64)])
-            .unwrap();
+        let s =
+            Schema::from_fields(&[("device", FieldType::String), ("kwh", FieldType::F64)]).unwrap();
         assert_eq!(s.index_of("kwh"), Some(1));
         assert!(s.check_record(&[Value::String("d1".into()), Value::F64(1.5)]).is_ok());
         assert!(s.check_record(&[Value::String("d1".into())]).is_err());

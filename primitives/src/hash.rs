@@ -6,7 +6,9 @@ use parity_scale_codec::{Decode, Encode, MaxEncodedLen};
 use crate::{Error, Result};
 
 /// A blake2b-256 digest. SCALE-encoded as its 32 raw bytes.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Encode, Decode, MaxEncodedLen)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Encode, Decode, MaxEncodedLen,
+)]
 pub struct Hash(pub [u8; 32]);
 
 impl Hash {
@@ -69,12 +71,7 @@ impl fmt::Display for Hash {
         if f.alternate() {
             return write!(f, "0x{}", hex::encode(self.0));
         }
-        write!(
-            f,
-            "0x{}…{}",
-            hex::encode(&self.0[..2]),
-            hex::encode(&self.0[30..])
-        )
+        write!(f, "0x{}…{}", hex::encode(&self.0[..2]), hex::encode(&self.0[30..]))
     }
 }
 

@@ -159,7 +159,9 @@ impl MerkleProof {
             count = count.div_ceil(2);
         }
         if siblings.next().is_some() {
-            return Err(Error::MerkleProof("proof has more siblings than the tree has levels".into()));
+            return Err(Error::MerkleProof(
+                "proof has more siblings than the tree has levels".into(),
+            ));
         }
         Ok(root_hash(self.leaf_count, &hash))
     }

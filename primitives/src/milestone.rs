@@ -176,11 +176,8 @@ impl FinalityCertificate {
             )));
         }
         let payload = commit_payload(self.number, self.view, &self.header_hash);
-        let items: Vec<(&[u8], &Signature, &AccountId)> = self
-            .signatures
-            .iter()
-            .map(|(who, sig)| (payload.as_slice(), sig, who))
-            .collect();
+        let items: Vec<(&[u8], &Signature, &AccountId)> =
+            self.signatures.iter().map(|(who, sig)| (payload.as_slice(), sig, who)).collect();
         verify_batch(&items)
             .map_err(|_| Error::Certificate("a commit signature does not verify".into()))
     }

@@ -80,9 +80,7 @@ pub fn decode(address: &str) -> Result<([u8; KEY_LEN], u16)> {
     }
     let body_end = prefix_len + KEY_LEN;
     if checksum(&data[..body_end]) != data[body_end..] {
-        return Err(Error::Ss58(alloc::format!(
-            "`{address}` has a bad checksum (mistyped?)"
-        )));
+        return Err(Error::Ss58(alloc::format!("`{address}` has a bad checksum (mistyped?)")));
     }
     let mut key = [0u8; KEY_LEN];
     key.copy_from_slice(&data[prefix_len..body_end]);

@@ -190,9 +190,8 @@ pub fn seed_of_phrase(phrase: &str, password: Option<&str>) -> Result<[u8; 32]> 
         return crate::hash::parse_hex_array::<32>(hex_seed)
             .map_err(|e| Error::SecretUri(alloc::format!("bad hex seed: {e}")));
     }
-    let mnemonic = bip39::Mnemonic::parse_in(bip39::Language::English, phrase).map_err(|e| {
-        Error::SecretUri(alloc::format!("not a valid BIP-39 English phrase: {e}"))
-    })?;
+    let mnemonic = bip39::Mnemonic::parse_in(bip39::Language::English, phrase)
+        .map_err(|e| Error::SecretUri(alloc::format!("not a valid BIP-39 English phrase: {e}")))?;
     let (entropy, len) = mnemonic.to_entropy_array();
     let big = substrate_bip39::seed_from_entropy(&entropy[..len], password.unwrap_or(""))
         .map_err(|e| Error::SecretUri(alloc::format!("cannot derive seed: {e:?}")))?;
@@ -268,16 +267,18 @@ mod tests {
     #[test]
     fn password_in_uri_equals_password_override() {
         let a = Pair::from_string("//Alice///password", None).unwrap().public();
-        let b = Pair::from_string(&format!("{DEV_PHRASE}//Alice"), Some("password"))
-            .unwrap()
-            .public();
+        let b =
+            Pair::from_string(&format!("{DEV_PHRASE}//Alice"), Some("password")).unwrap().public();
         assert_eq!(a, b);
         assert_ne!(a, Pair::from_string("//Alice", None).unwrap().public());
     }
 
     #[test]
     fn numeric_junction_is_encoded_as_u64() {
-        assert_eq!(DeriveJunction::from_text("1"), DeriveJunction::Soft(chain_code(&1u64.encode())));
+        assert_eq!(
+            DeriveJunction::from_text("1"),
+            DeriveJunction::Soft(chain_code(&1u64.encode()))
+        );
         let long = "a".repeat(40);
         assert_eq!(
             DeriveJunction::from_text(&format!("/{long}")),

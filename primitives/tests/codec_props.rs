@@ -33,10 +33,20 @@ fn bounded<T: std::fmt::Debug, const N: usize>(
     prop::collection::vec(s, 0..=max.min(N)).prop_map(|v| BoundedVec::new(v).unwrap())
 }
 fn mortality() -> impl Strategy<Value = Mortality> {
-    prop_oneof![Just(Mortality::Immortal), any::<u64>().prop_map(|until| Mortality::Mortal { until })]
+    prop_oneof![
+        Just(Mortality::Immortal),
+        any::<u64>().prop_map(|until| Mortality::Mortal { until })
+    ]
 }
 fn transaction() -> impl Strategy<Value = Transaction> {
-    (public(), any::<u64>(), mortality(), any::<u128>(), prop::collection::vec(any::<u8>(), 0..64), signature())
+    (
+        public(),
+        any::<u64>(),
+        mortality(),
+        any::<u128>(),
+        prop::collection::vec(any::<u8>(), 0..64),
+        signature(),
+    )
         .prop_map(|(signer, nonce, mortality, tip, call, signature)| Transaction {
             signer,
             nonce,
@@ -88,9 +98,9 @@ fn certificate() -> impl Strategy<Value = FinalityCertificate> {
     )
 }
 fn proof() -> impl Strategy<Value = MerkleProof> {
-    (any::<u64>(), any::<u64>(), bounded(hash(), 10)).prop_map(|(leaf_index, leaf_count, siblings)| {
-        MerkleProof { leaf_index, leaf_count, siblings }
-    })
+    (any::<u64>(), any::<u64>(), bounded(hash(), 10)).prop_map(
+        |(leaf_index, leaf_count, siblings)| MerkleProof { leaf_index, leaf_count, siblings },
+    )
 }
 fn field_type() -> impl Strategy<Value = FieldType> {
     prop_oneof![
@@ -104,11 +114,8 @@ fn field_type() -> impl Strategy<Value = FieldType> {
 }
 fn schema() -> impl Strategy<Value = Schema> {
     bounded(
-        (bounded(any::<u8>(), 12), field_type(), any::<bool>()).prop_map(|(name, ty, fhe)| FieldDef {
-            name,
-            ty,
-            fhe,
-        }),
+        (bounded(any::<u8>(), 12), field_type(), any::<bool>())
+            .prop_map(|(name, ty, fhe)| FieldDef { name, ty, fhe }),
         5,
     )
     .prop_map(|fields| Schema { fields })
@@ -127,7 +134,13 @@ fn value() -> impl Strategy<Value = Value> {
 fn policy() -> impl Strategy<Value = AnalyticsPolicy> {
     (any::<u32>(), any::<u128>(), any::<u32>(), any::<u8>(), bounded(hash(), 3)).prop_map(
         |(k, price_per_record, epsilon_budget_milli, hll_precision, allowed_chaincode)| {
-            AnalyticsPolicy { k, price_per_record, epsilon_budget_milli, hll_precision, allowed_chaincode }
+            AnalyticsPolicy {
+                k,
+                price_per_record,
+                epsilon_budget_milli,
+                hll_precision,
+                allowed_chaincode,
+            }
         },
     )
 }

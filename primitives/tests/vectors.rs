@@ -6,8 +6,8 @@ use itc_primitives::{
     dataset::{AnalyticsPolicy, FieldType, Schema, Value},
     merkle::MerkleTree,
     milestone::commit_payload,
-    BoundedVec, Committee, FinalityCertificate, Hash, MilestoneHeader, Mortality, Pair, Transaction,
-    Vertex,
+    BoundedVec, Committee, FinalityCertificate, Hash, MilestoneHeader, Mortality, Pair,
+    Transaction, Vertex,
 };
 use parity_scale_codec::Encode;
 
@@ -67,8 +67,8 @@ fn vectors() -> Vec<(&'static str, String)> {
         Committee { epoch: 3, members: BoundedVec::new(vec![alice().public()]).unwrap() };
     let leaves: Vec<Hash> = (0u8..3).map(|i| blake2_256(&[i])).collect();
     let tree = MerkleTree::new(&leaves);
-    let schema = Schema::from_fields(&[("device", FieldType::String), ("kwh", FieldType::F64)])
-        .unwrap();
+    let schema =
+        Schema::from_fields(&[("device", FieldType::String), ("kwh", FieldType::F64)]).unwrap();
     let policy = AnalyticsPolicy {
         k: 10,
         price_per_record: 1_000,

@@ -131,9 +131,11 @@ pub fn run(cmd: KeyCommand, input: &mut impl Read, out: &mut impl Write) -> anyh
             let signature = Signature::from_hex(&sig).context("the signature")?;
             let public = match Public::from_ss58_or_hex(&uri) {
                 Ok(p) => p,
-                Err(public_err) => Pair::from_string(&uri, None)
-                    .map(|p| p.public())
-                    .map_err(|_| anyhow!("`{uri}` is neither a public key nor a secret URI: {public_err}"))?,
+                Err(public_err) => {
+                    Pair::from_string(&uri, None).map(|p| p.public()).map_err(|_| {
+                        anyhow!("`{uri}` is neither a public key nor a secret URI: {public_err}")
+                    })?
+                }
             };
             if public.verify(&message, &signature) {
                 writeln!(out, "Signature verifies correctly.")?;
@@ -145,7 +147,11 @@ pub fn run(cmd: KeyCommand, input: &mut impl Read, out: &mut impl Write) -> anyh
     Ok(())
 }
 
-fn read_message(message: Option<String>, hex: bool, input: &mut impl Read) -> anyhow::Result<Vec<u8>> {
+fn read_message(
+    message: Option<String>,
+    hex: bool,
+    input: &mut impl Read,
+) -> anyhow::Result<Vec<u8>> {
     let raw = match message {
         Some(m) => m.into_bytes(),
         None => {
@@ -159,7 +165,8 @@ fn read_message(message: Option<String>, hex: bool, input: &mut impl Read) -> an
     }
     let text = String::from_utf8(raw).context("a --hex message must be text")?;
     let text = text.trim();
-    hex::decode(text.strip_prefix("0x").unwrap_or(text)).context("the --hex message is not valid hex")
+    hex::decode(text.strip_prefix("0x").unwrap_or(text))
+        .context("the --hex message is not valid hex")
 }
 
 fn format_seed(seed: Option<[u8; 32]>) -> String {
@@ -176,8 +183,10 @@ pub fn inspect_secret(uri: &str, opts: &OutputOpts) -> anyhow::Result<String> {
     let seed = format_seed(resolved.seed);
     let address = public.to_ss58(prefix);
     // subkey shows "Secret phrase" when the whole input is a phrase, "Secret Key URI" otherwise.
-    let is_plain_phrase =
-        parsed.phrase_given && parsed.junctions.is_empty() && parsed.password.is_none() && !uri.starts_with("0x");
+    let is_plain_phrase = parsed.phrase_given
+        && parsed.junctions.is_empty()
+        && parsed.password.is_none()
+        && !uri.starts_with("0x");
     Ok(match opts.output_type {
         OutputType::Json => {
             let mut v = json!({

@@ -1,0 +1,297 @@
+//! The node's TOML configuration file.
+//!
+//! Every field has a default, so an empty file is a valid configuration; unknown keys are
+//! rejected so that a typo does not silently fall back to a default. Command-line flags override
+//! the file (the CLI merges them; this module only parses and validates).
+//!
+//! ```toml
+//! base_path = "/var/lib/itc"
+//! log = "info,itc_node::network=debug"
+//!
+//! [network]
+//! listen_addrs = ["/ip4/0.0.0.0/tcp/30333"]
+//! bootnodes = ["/ip4/10.0.0.1/tcp/30333/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"]
+//!
+//! [rpc]
+//! addr = "127.0.0.1:9944"
+//! max_connections = 100
+//!
+//! [metrics]
+//! addr = "127.0.0.1:9615"
+//!
+//! [validator]
+//! key_uri = "//Alice"
+//! ```
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use libp2p::multiaddr::Protocol;
+use libp2p::Multiaddr;
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// The whole configuration file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Where the database and the node key live; `None` means a temporary directory (dev only).
+    pub base_path: Option<PathBuf>,
+    /// The `tracing` filter, as in `RUST_LOG` (`info,itc_node::network=debug`).
+    pub log: String,
+    /// Peer-to-peer settings.
+    pub network: NetworkSettings,
+    /// JSON-RPC server settings.
+    pub rpc: RpcSettings,
+    /// Prometheus exporter settings.
+    pub metrics: MetricsSettings,
+    /// Set on a validator: which key signs consensus messages.
+    pub validator: Option<ValidatorSettings>,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            base_path: None,
+            log: "info".into(),
+            network: NetworkSettings::default(),
+            rpc: RpcSettings::default(),
+            metrics: MetricsSettings::default(),
+            validator: None,
+        }
+    }
+}
+
+/// Peer-to-peer settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkSettings {
+    /// Multiaddresses to listen on (`/ip4/0.0.0.0/tcp/30333`).
+    pub listen_addrs: Vec<String>,
+    /// Peers to dial at start: multiaddresses ending in `/p2p/<peer id>`.
+    pub bootnodes: Vec<String>,
+}
+
+impl Default for NetworkSettings {
+    fn default() -> Self {
+        NetworkSettings {
+            listen_addrs: vec!["/ip4/0.0.0.0/tcp/30333".into()],
+            bootnodes: Vec::new(),
+        }
+    }
+}
+
+/// JSON-RPC server settings (see [`crate::rpc::RpcConfig`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RpcSettings {
+    /// Address of the HTTP + WebSocket server.
+    pub addr: SocketAddr,
+    /// Largest request body accepted, in bytes.
+    pub max_request_body_bytes: u32,
+    /// Largest number of calls in one batch.
+    pub max_batch_len: u32,
+    /// Most simultaneous connections.
+    pub max_connections: u32,
+}
+
+impl Default for RpcSettings {
+    fn default() -> Self {
+        let d = crate::rpc::RpcConfig::default();
+        RpcSettings {
+            addr: d.addr,
+            max_request_body_bytes: d.max_request_body_bytes,
+            max_batch_len: d.max_batch_len,
+            max_connections: d.max_connections,
+        }
+    }
+}
+
+impl From<&RpcSettings> for crate::rpc::RpcConfig {
+    fn from(s: &RpcSettings) -> Self {
+        crate::rpc::RpcConfig {
+            addr: s.addr,
+            max_request_body_bytes: s.max_request_body_bytes,
+            max_batch_len: s.max_batch_len,
+            max_connections: s.max_connections,
+            ..crate::rpc::RpcConfig::default()
+        }
+    }
+}
+
+/// Prometheus exporter settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Address of the `/metrics` endpoint; `None` disables the exporter.
+    pub addr: Option<SocketAddr>,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        MetricsSettings { addr: Some(SocketAddr::from(([127, 0, 0, 1], 9615))) }
+    }
+}
+
+/// Validator settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidatorSettings {
+    /// Secret URI of the validator's sr25519 key (`//Alice`, or a phrase with derivations).
+    pub key_uri: String,
+}
+
+impl NodeConfig {
+    /// Parses and validates a configuration from TOML text.
+    pub fn from_toml_str(text: &str) -> Result<Self> {
+        let config: NodeConfig = toml::from_str(text).map_err(|e| {
+            Error::Config(format!(
+                "{}; see the example in the itc-node `config` module docs",
+                e.message()
+            ))
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads, parses and validates the configuration file at `path`.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+        Self::from_toml_str(&text).map_err(|e| match e {
+            Error::Config(msg) => Error::Config(format!("{}: {msg}", path.display())),
+            other => other,
+        })
+    }
+
+    /// The configuration as TOML text (what `itc node --print-config` would write).
+    pub fn to_toml_string(&self) -> Result<String> {
+        toml::to_string_pretty(self).map_err(|e| Error::Config(e.to_string()))
+    }
+
+    /// Checks the values serde cannot: multiaddresses, bootnode peer ids, the key URI.
+    pub fn validate(&self) -> Result<()> {
+        self.listen_multiaddrs()?;
+        self.bootnode_multiaddrs()?;
+        if let Some(v) = &self.validator {
+            if v.key_uri.trim().is_empty() {
+                return Err(Error::Config(
+                    "validator.key_uri is empty; set it to the validator's secret URI (e.g. \"//Alice\" on a dev chain)"
+                        .into(),
+                ));
+            }
+        }
+        if self.rpc.max_batch_len == 0 || self.rpc.max_connections == 0 {
+            return Err(Error::Config(
+                "rpc.max_batch_len and rpc.max_connections must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The listen addresses, parsed.
+    pub fn listen_multiaddrs(&self) -> Result<Vec<Multiaddr>> {
+        self.network
+            .listen_addrs
+            .iter()
+            .map(|a| {
+                a.parse::<Multiaddr>().map_err(|e| {
+                    Error::Config(format!(
+                        "network.listen_addrs: `{a}` is not a multiaddress ({e}); write e.g. /ip4/0.0.0.0/tcp/30333"
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// The bootnodes, parsed, each with the peer id taken from its trailing `/p2p/…`.
+    pub fn bootnode_multiaddrs(&self) -> Result<Vec<(libp2p::PeerId, Multiaddr)>> {
+        self.network.bootnodes.iter().map(|a| parse_bootnode(a)).collect()
+    }
+}
+
+/// Parses a bootnode address `…/p2p/<peer id>` into the peer id and the address.
+pub fn parse_bootnode(text: &str) -> Result<(libp2p::PeerId, Multiaddr)> {
+    let addr: Multiaddr = text.parse().map_err(|e| {
+        Error::Config(format!("bootnode `{text}` is not a multiaddress ({e}); write e.g. /ip4/10.0.0.1/tcp/30333/p2p/<peer id>"))
+    })?;
+    match addr.iter().last() {
+        Some(Protocol::P2p(peer)) => Ok((peer, addr)),
+        _ => Err(Error::Config(format!(
+            "bootnode `{text}` does not end in /p2p/<peer id>; append the peer id the bootnode prints at start"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"
+base_path = "/var/lib/itc"
+log = "info,itc_node::network=debug"
+
+[network]
+listen_addrs = ["/ip4/0.0.0.0/tcp/30333"]
+bootnodes = ["/ip4/10.0.0.1/tcp/30333/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"]
+
+[rpc]
+addr = "127.0.0.1:9944"
+max_connections = 100
+
+[metrics]
+addr = "127.0.0.1:9615"
+
+[validator]
+key_uri = "//Alice"
+"#;
+
+    #[test]
+    fn documented_example_parses_with_defaults_for_missing_fields() {
+        let c = NodeConfig::from_toml_str(EXAMPLE).unwrap();
+        assert_eq!(c.base_path.as_deref(), Some(Path::new("/var/lib/itc")));
+        assert_eq!(c.log, "info,itc_node::network=debug");
+        assert_eq!(c.rpc.addr, "127.0.0.1:9944".parse().unwrap());
+        assert_eq!(c.rpc.max_connections, 100);
+        assert_eq!(c.rpc.max_batch_len, RpcSettings::default().max_batch_len);
+        assert_eq!(c.validator.as_ref().unwrap().key_uri, "//Alice");
+        let boot = c.bootnode_multiaddrs().unwrap();
+        assert_eq!(boot[0].0.to_string(), "12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN");
+        // Round trip through the printer.
+        assert_eq!(NodeConfig::from_toml_str(&c.to_toml_string().unwrap()).unwrap(), c);
+    }
+
+    #[test]
+    fn empty_file_is_the_default_config_on_port_9944() {
+        let c = NodeConfig::from_toml_str("").unwrap();
+        assert_eq!(c, NodeConfig::default());
+        assert_eq!(c.rpc.addr.port(), 9944);
+        assert!(c.validator.is_none());
+    }
+
+    #[test]
+    fn typo_in_a_key_is_rejected_with_its_name() {
+        let err = NodeConfig::from_toml_str("[rpc]\nadress = \"127.0.0.1:1\"\n").unwrap_err();
+        assert!(err.to_string().contains("adress"), "{err}");
+    }
+
+    #[test]
+    fn bootnode_without_peer_id_is_rejected_with_advice() {
+        let err = NodeConfig::from_toml_str("[network]\nbootnodes = [\"/ip4/1.2.3.4/tcp/1\"]\n")
+            .unwrap_err();
+        assert!(err.to_string().contains("/p2p/<peer id>"), "{err}");
+        let err = NodeConfig::from_toml_str("[network]\nlisten_addrs = [\"tcp:1\"]\n").unwrap_err();
+        assert!(err.to_string().contains("not a multiaddress"), "{err}");
+    }
+
+    #[test]
+    fn load_names_the_file_in_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("itc.toml");
+        std::fs::write(&path, "log = 3\n").unwrap();
+        let err = NodeConfig::load(&path).unwrap_err();
+        assert!(err.to_string().contains("itc.toml"), "{err}");
+        let missing = NodeConfig::load(&dir.path().join("none.toml")).unwrap_err();
+        assert!(matches!(missing, Error::Io { .. }), "{missing}");
+    }
+}

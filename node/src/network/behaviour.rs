@@ -1,0 +1,99 @@
+//! The composed libp2p behaviour and the swarm that runs it.
+use itc_primitives::hash::blake2_256_concat;
+use libp2p::gossipsub::{self, MessageAuthenticity, MessageId, ValidationMode};
+use libp2p::kad::{self, store::MemoryStore, Mode};
+use libp2p::request_response::{self, ProtocolSupport};
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::{identify, noise, tcp, yamux, StreamProtocol, Swarm};
+
+use super::protocol::ScaleCodec;
+use super::{network_err, Config, Topic};
+use crate::Result;
+
+/// Gossip, requests, DHT and identify, composed.
+#[derive(NetworkBehaviour)]
+pub(crate) struct Behaviour {
+    pub(crate) gossipsub: gossipsub::Behaviour,
+    pub(crate) request_response: request_response::Behaviour<ScaleCodec>,
+    pub(crate) kademlia: kad::Behaviour<MemoryStore>,
+    pub(crate) identify: identify::Behaviour,
+}
+
+pub(crate) fn kad_protocol(config: &Config) -> Result<StreamProtocol> {
+    StreamProtocol::try_from_owned(format!("/itc/{}/kad/1", config.chain_id)).map_err(network_err)
+}
+
+fn sync_protocol(config: &Config) -> Result<StreamProtocol> {
+    StreamProtocol::try_from_owned(format!("/itc/{}/sync/1", config.chain_id)).map_err(network_err)
+}
+
+/// The identify protocol version: peers announcing another one are on another chain.
+pub(crate) fn identify_version(config: &Config) -> String {
+    format!("/itc/{}/1", config.chain_id)
+}
+
+fn behaviour(key: &libp2p::identity::Keypair, config: &Config) -> Result<Behaviour> {
+    let peer_id = key.public().to_peer_id();
+
+    let mut gs = gossipsub::ConfigBuilder::default();
+    gs.validation_mode(ValidationMode::Strict)
+        .validate_messages()
+        .heartbeat_interval(config.gossip_heartbeat)
+        .max_transmit_size(
+            config.max_vertex_message_bytes.max(config.max_consensus_message_bytes) + 4096,
+        )
+        // Content addressing: the same payload is one message whoever publishes it.
+        .message_id_fn(|m: &gossipsub::Message| {
+            MessageId::from(blake2_256_concat(&[m.topic.as_str().as_bytes(), &m.data]).0.to_vec())
+        });
+    for topic in Topic::ALL {
+        gs.max_transmit_size_for_topic(config.max_message_bytes(topic), config.topic(topic).hash());
+    }
+    let gs_config = gs.build().map_err(network_err)?;
+    let mut gossipsub =
+        gossipsub::Behaviour::new(MessageAuthenticity::Signed(key.clone()), gs_config)
+            .map_err(network_err)?;
+    for topic in Topic::ALL {
+        gossipsub.subscribe(&config.topic(topic)).map_err(network_err)?;
+    }
+
+    let request_response = request_response::Behaviour::with_codec(
+        ScaleCodec {
+            max_request_bytes: config.max_request_bytes,
+            max_response_bytes: config.max_response_bytes,
+        },
+        [(sync_protocol(config)?, ProtocolSupport::Full)],
+        request_response::Config::default().with_request_timeout(config.request_timeout),
+    );
+
+    let mut kademlia = kad::Behaviour::with_config(
+        peer_id,
+        MemoryStore::new(peer_id),
+        kad::Config::new(kad_protocol(config)?),
+    );
+    // Loopback and private addresses are never "confirmed external", so automatic mode would leave
+    // every node a client and nobody would store provider records.
+    kademlia.set_mode(Some(Mode::Server));
+
+    let identify = identify::Behaviour::new(
+        identify::Config::new(identify_version(config), key.public())
+            .with_agent_version(format!("itc-node/{}", env!("CARGO_PKG_VERSION"))),
+    );
+    Ok(Behaviour { gossipsub, request_response, kademlia, identify })
+}
+
+/// Builds the swarm over TCP + noise + yamux on the tokio runtime.
+pub(crate) fn build_swarm(config: &Config) -> Result<Swarm<Behaviour>> {
+    let swarm = libp2p::SwarmBuilder::with_existing_identity(config.keypair.clone())
+        .with_tokio()
+        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
+        .map_err(network_err)?
+        .with_behaviour(|key| {
+            behaviour(key, config)
+                .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.to_string().into() })
+        })
+        .map_err(network_err)?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(config.idle_connection_timeout))
+        .build();
+    Ok(swarm)
+}

@@ -1,0 +1,138 @@
+//! The handle the application uses to drive the network.
+use std::collections::HashSet;
+
+use itc_primitives::Hash;
+use libp2p::gossipsub::MessageId;
+use libp2p::request_response::ResponseChannel;
+use libp2p::{Multiaddr, PeerId};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Request, Response, Topic, Validation};
+use crate::{Error, Result};
+
+/// A command for the event loop; each carries the oneshot its answer goes to.
+#[derive(Debug)]
+pub(crate) enum Command {
+    StartListening {
+        addr: Multiaddr,
+        reply: oneshot::Sender<Result<Multiaddr>>,
+    },
+    Dial {
+        peer: PeerId,
+        addr: Multiaddr,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    Publish {
+        topic: Topic,
+        data: Vec<u8>,
+        reply: oneshot::Sender<Result<MessageId>>,
+    },
+    ReportValidation {
+        message_id: MessageId,
+        source: PeerId,
+        verdict: Validation,
+        reply: oneshot::Sender<bool>,
+    },
+    Request {
+        peer: PeerId,
+        request: Request,
+        reply: oneshot::Sender<Result<Response>>,
+    },
+    Respond {
+        channel: ResponseChannel<Response>,
+        response: Response,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    StartProviding {
+        key: Hash,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    GetProviders {
+        key: Hash,
+        reply: oneshot::Sender<Result<HashSet<PeerId>>>,
+    },
+    Peers {
+        reply: oneshot::Sender<Vec<PeerId>>,
+    },
+}
+
+/// Sends commands to the [`super::EventLoop`]. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Client {
+    sender: mpsc::Sender<Command>,
+    local_peer_id: PeerId,
+}
+
+impl Client {
+    pub(crate) fn new(sender: mpsc::Sender<Command>, local_peer_id: PeerId) -> Self {
+        Client { sender, local_peer_id }
+    }
+
+    /// This node's peer id.
+    pub fn local_peer_id(&self) -> PeerId {
+        self.local_peer_id
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T> {
+        let (tx, rx) = oneshot::channel();
+        self.sender.send(make(tx)).await.map_err(|_| Error::NetworkStopped)?;
+        rx.await.map_err(|_| Error::NetworkStopped)
+    }
+
+    /// Listens on `addr` (port 0 picks a free port) and returns the address actually bound.
+    pub async fn start_listening(&self, addr: Multiaddr) -> Result<Multiaddr> {
+        self.call(|reply| Command::StartListening { addr, reply }).await?
+    }
+
+    /// Connects to `peer` at `addr` (and adds it to the DHT routing table); returns once
+    /// connected. Succeeds at once if already connected.
+    pub async fn dial(&self, peer: PeerId, addr: Multiaddr) -> Result<()> {
+        self.call(|reply| Command::Dial { peer, addr, reply }).await?
+    }
+
+    /// Publishes `data` on `topic`. Fails if it exceeds the topic's size limit or no peer is
+    /// subscribed yet (wait for [`super::Event::PeerSubscribed`]).
+    pub async fn publish(&self, topic: Topic, data: Vec<u8>) -> Result<MessageId> {
+        self.call(|reply| Command::Publish { topic, data, reply }).await?
+    }
+
+    /// Reports the application's verdict on a received gossip message. Returns whether the
+    /// message was still awaiting validation (false if it already expired from the cache).
+    pub async fn report_validation(
+        &self,
+        message_id: MessageId,
+        source: PeerId,
+        verdict: Validation,
+    ) -> Result<bool> {
+        self.call(|reply| Command::ReportValidation { message_id, source, verdict, reply }).await
+    }
+
+    /// Sends `request` to `peer` and waits for its response (bounded by the request timeout).
+    pub async fn request(&self, peer: PeerId, request: Request) -> Result<Response> {
+        self.call(|reply| Command::Request { peer, request, reply }).await?
+    }
+
+    /// Answers an inbound request.
+    pub async fn respond(
+        &self,
+        channel: ResponseChannel<Response>,
+        response: Response,
+    ) -> Result<()> {
+        self.call(|reply| Command::Respond { channel, response, reply }).await?
+    }
+
+    /// Announces in the DHT that this node holds the chunk with hash `key`.
+    pub async fn start_providing(&self, key: Hash) -> Result<()> {
+        self.call(|reply| Command::StartProviding { key, reply }).await?
+    }
+
+    /// Finds peers that announced holding the chunk with hash `key` (possibly none).
+    pub async fn get_providers(&self, key: Hash) -> Result<HashSet<PeerId>> {
+        self.call(|reply| Command::GetProviders { key, reply }).await?
+    }
+
+    /// The currently connected peers.
+    pub async fn peers(&self) -> Result<Vec<PeerId>> {
+        self.call(|reply| Command::Peers { reply }).await
+    }
+}

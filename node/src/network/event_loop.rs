@@ -1,0 +1,364 @@
+//! The event loop: owns the swarm, executes [`Command`]s, turns swarm events into [`Event`]s.
+use std::collections::{HashMap, HashSet};
+
+use futures::StreamExt;
+use itc_primitives::Hash;
+use libp2p::core::transport::ListenerId;
+use libp2p::gossipsub::{self, MessageAcceptance, TopicHash};
+use libp2p::kad::{self, GetProvidersOk, QueryId, QueryResult, RecordKey};
+use libp2p::request_response::{self, OutboundRequestId};
+use libp2p::swarm::dial_opts::DialOpts;
+use libp2p::swarm::{DialError, SwarmEvent};
+use libp2p::{identify, Multiaddr, PeerId, Swarm};
+use tokio::sync::{mpsc, oneshot};
+
+use super::behaviour::{identify_version, kad_protocol, Behaviour, BehaviourEvent};
+use super::client::Command;
+use super::{network_err, Config, Event, Response, Topic, Validation};
+use crate::{Error, Result};
+
+/// Owns the swarm. Spawn [`EventLoop::run`]; it returns when every [`super::Client`] is dropped.
+pub struct EventLoop {
+    swarm: Swarm<Behaviour>,
+    config: Config,
+    commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<Event>,
+    topics: HashMap<TopicHash, Topic>,
+    pending_listen: HashMap<ListenerId, oneshot::Sender<Result<Multiaddr>>>,
+    pending_dial: HashMap<PeerId, Vec<oneshot::Sender<Result<()>>>>,
+    pending_requests: HashMap<OutboundRequestId, oneshot::Sender<Result<Response>>>,
+    pending_start_providing: HashMap<QueryId, oneshot::Sender<Result<()>>>,
+    pending_get_providers: HashMap<QueryId, oneshot::Sender<Result<HashSet<PeerId>>>>,
+}
+
+impl std::fmt::Debug for EventLoop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventLoop").field("local_peer_id", self.swarm.local_peer_id()).finish()
+    }
+}
+
+fn record_key(key: &Hash) -> RecordKey {
+    RecordKey::new(&key.0)
+}
+
+impl EventLoop {
+    pub(crate) fn new(
+        swarm: Swarm<Behaviour>,
+        config: Config,
+        commands: mpsc::Receiver<Command>,
+        events: mpsc::Sender<Event>,
+    ) -> Self {
+        let topics = Topic::ALL.iter().map(|t| (config.topic(*t).hash(), *t)).collect();
+        EventLoop {
+            swarm,
+            config,
+            commands,
+            events,
+            topics,
+            pending_listen: HashMap::new(),
+            pending_dial: HashMap::new(),
+            pending_requests: HashMap::new(),
+            pending_start_providing: HashMap::new(),
+            pending_get_providers: HashMap::new(),
+        }
+    }
+
+    /// Runs until every client is dropped.
+    pub async fn run(mut self) {
+        loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.handle_swarm_event(event).await,
+                command = self.commands.recv() => match command {
+                    Some(command) => self.handle_command(command),
+                    None => return,
+                },
+            }
+        }
+    }
+
+    async fn emit(&mut self, event: Event) {
+        // A dropped receiver means the application is shutting down; nothing to deliver to.
+        let _ = self.events.send(event).await;
+    }
+
+    fn handle_command(&mut self, command: Command) {
+        match command {
+            Command::StartListening { addr, reply } => match self.swarm.listen_on(addr.clone()) {
+                Ok(id) => {
+                    self.pending_listen.insert(id, reply);
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(Error::Network(format!(
+                        "cannot listen on {addr}: {e}; check the address and that the port is free"
+                    ))));
+                }
+            },
+            Command::Dial { peer, addr, reply } => {
+                self.swarm.behaviour_mut().kademlia.add_address(&peer, addr.clone());
+                match self.swarm.dial(DialOpts::peer_id(peer).addresses(vec![addr.clone()]).build())
+                {
+                    Ok(()) => self.pending_dial.entry(peer).or_default().push(reply),
+                    Err(DialError::DialPeerConditionFalse(_)) if self.swarm.is_connected(&peer) => {
+                        let _ = reply.send(Ok(()));
+                    }
+                    // Already dialing: answer with the outcome of that dial.
+                    Err(DialError::DialPeerConditionFalse(_)) => {
+                        self.pending_dial.entry(peer).or_default().push(reply)
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(Error::Network(format!(
+                            "cannot dial {peer} at {addr}: {e}"
+                        ))));
+                    }
+                }
+            }
+            Command::Publish { topic, data, reply } => {
+                let limit = self.config.max_message_bytes(topic);
+                let result = if data.len() > limit {
+                    Err(Error::Network(format!(
+                        "{} message of {} bytes exceeds the {limit}-byte limit",
+                        topic.name(),
+                        data.len()
+                    )))
+                } else {
+                    let topic_hash = self.config.topic(topic);
+                    self.swarm.behaviour_mut().gossipsub.publish(topic_hash, data).map_err(|e| {
+                        Error::Network(format!(
+                            "cannot publish on {}: {e}; if no peer is subscribed yet, retry once one is",
+                            topic.name()
+                        ))
+                    })
+                };
+                let _ = reply.send(result);
+            }
+            Command::ReportValidation { message_id, source, verdict, reply } => {
+                let acceptance = match verdict {
+                    Validation::Accept => MessageAcceptance::Accept,
+                    Validation::Reject => MessageAcceptance::Reject,
+                    Validation::Ignore => MessageAcceptance::Ignore,
+                };
+                let known = self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
+                    &message_id,
+                    &source,
+                    acceptance,
+                );
+                let _ = reply.send(known);
+            }
+            Command::Request { peer, request, reply } => {
+                let id = self.swarm.behaviour_mut().request_response.send_request(&peer, request);
+                self.pending_requests.insert(id, reply);
+            }
+            Command::Respond { channel, response, reply } => {
+                let result = self
+                    .swarm
+                    .behaviour_mut()
+                    .request_response
+                    .send_response(channel, response)
+                    .map_err(|_| {
+                        Error::Network(
+                            "the requester is gone (connection closed or request timed out)".into(),
+                        )
+                    });
+                let _ = reply.send(result);
+            }
+            Command::StartProviding { key, reply } => {
+                match self.swarm.behaviour_mut().kademlia.start_providing(record_key(&key)) {
+                    Ok(id) => {
+                        self.pending_start_providing.insert(id, reply);
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(Error::Network(format!(
+                            "cannot provide chunk {}: {e}",
+                            key.to_hex()
+                        ))));
+                    }
+                }
+            }
+            Command::GetProviders { key, reply } => {
+                let id = self.swarm.behaviour_mut().kademlia.get_providers(record_key(&key));
+                self.pending_get_providers.insert(id, reply);
+            }
+            Command::Peers { reply } => {
+                let _ = reply.send(self.swarm.connected_peers().copied().collect());
+            }
+        }
+    }
+
+    async fn handle_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { listener_id, address } => {
+                tracing::info!(target: "itc_node::network", "listening on {address}");
+                if let Some(reply) = self.pending_listen.remove(&listener_id) {
+                    let _ = reply.send(Ok(address));
+                }
+            }
+            SwarmEvent::ListenerClosed { listener_id, reason, .. } => {
+                if let Some(reply) = self.pending_listen.remove(&listener_id) {
+                    let _ = reply.send(Err(Error::Network(format!("listener closed: {reason:?}"))));
+                }
+            }
+            SwarmEvent::ListenerError { listener_id, error } => {
+                if let Some(reply) = self.pending_listen.remove(&listener_id) {
+                    let _ = reply.send(Err(network_err(error)));
+                }
+            }
+            SwarmEvent::ConnectionEstablished { peer_id, num_established, .. } => {
+                for reply in self.pending_dial.remove(&peer_id).unwrap_or_default() {
+                    let _ = reply.send(Ok(()));
+                }
+                if num_established.get() == 1 {
+                    self.emit(Event::PeerConnected(peer_id)).await;
+                }
+            }
+            SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
+                self.emit(Event::PeerDisconnected(peer_id)).await;
+            }
+            SwarmEvent::OutgoingConnectionError { peer_id: Some(peer), error, .. } => {
+                if self.swarm.is_connected(&peer) {
+                    return;
+                }
+                for reply in self.pending_dial.remove(&peer).unwrap_or_default() {
+                    let _ = reply
+                        .send(Err(Error::Network(format!("cannot connect to {peer}: {error}"))));
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(event)) => self.on_gossip(event).await,
+            SwarmEvent::Behaviour(BehaviourEvent::RequestResponse(event)) => {
+                self.on_request_response(event).await
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Kademlia(event)) => self.on_kademlia(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(event)) => self.on_identify(event),
+            _ => {}
+        }
+    }
+
+    async fn on_gossip(&mut self, event: gossipsub::Event) {
+        match event {
+            gossipsub::Event::Message { propagation_source, message_id, message } => {
+                let topic = self.topics.get(&message.topic).copied();
+                let verdict = match topic {
+                    None => Some(MessageAcceptance::Reject),
+                    Some(t) if message.data.len() > self.config.max_message_bytes(t) => {
+                        Some(MessageAcceptance::Reject)
+                    }
+                    Some(_) => None,
+                };
+                match (topic, verdict) {
+                    (Some(topic), None) => {
+                        let data = message.data;
+                        self.emit(Event::Gossip {
+                            topic,
+                            source: propagation_source,
+                            message_id,
+                            data,
+                        })
+                        .await;
+                    }
+                    (_, verdict) => {
+                        tracing::debug!(target: "itc_node::network", "rejecting gossip from {propagation_source} on {}", message.topic);
+                        let acceptance = verdict.unwrap_or(MessageAcceptance::Reject);
+                        self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
+                            &message_id,
+                            &propagation_source,
+                            acceptance,
+                        );
+                    }
+                }
+            }
+            gossipsub::Event::Subscribed { peer_id, topic } => {
+                if let Some(topic) = self.topics.get(&topic).copied() {
+                    self.emit(Event::PeerSubscribed { peer: peer_id, topic }).await;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    async fn on_request_response(
+        &mut self,
+        event: request_response::Event<super::Request, Response>,
+    ) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request { request, channel, .. } => {
+                    self.emit(Event::InboundRequest { peer, request, channel }).await;
+                }
+                request_response::Message::Response { request_id, response } => {
+                    if let Some(reply) = self.pending_requests.remove(&request_id) {
+                        let _ = reply.send(Ok(response));
+                    }
+                }
+            },
+            request_response::Event::OutboundFailure { peer, request_id, error, .. } => {
+                if let Some(reply) = self.pending_requests.remove(&request_id) {
+                    let _ = reply
+                        .send(Err(Error::Network(format!("request to {peer} failed: {error}"))));
+                }
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                tracing::debug!(target: "itc_node::network", "inbound request from {peer} failed: {error}");
+            }
+            _ => {}
+        }
+    }
+
+    fn on_kademlia(&mut self, event: kad::Event) {
+        let kad::Event::OutboundQueryProgressed { id, result, step, .. } = event else { return };
+        match result {
+            QueryResult::StartProviding(result) => {
+                if let Some(reply) = self.pending_start_providing.remove(&id) {
+                    let _ =
+                        reply.send(result.map(|_| ()).map_err(|e| {
+                            Error::Network(format!("announcing a chunk failed: {e}"))
+                        }));
+                }
+            }
+            QueryResult::GetProviders(Ok(GetProvidersOk::FoundProviders { providers, .. })) => {
+                if let Some(reply) = self.pending_get_providers.remove(&id) {
+                    let _ = reply.send(Ok(providers));
+                    // One answer is enough: stop querying further peers.
+                    if let Some(mut query) = self.swarm.behaviour_mut().kademlia.query_mut(&id) {
+                        query.finish();
+                    }
+                }
+            }
+            QueryResult::GetProviders(Ok(GetProvidersOk::FinishedWithNoAdditionalRecord {
+                ..
+            })) => {
+                if let Some(reply) = self.pending_get_providers.remove(&id) {
+                    let _ = reply.send(Ok(HashSet::new()));
+                }
+            }
+            QueryResult::GetProviders(Err(e)) => {
+                if let Some(reply) = self.pending_get_providers.remove(&id) {
+                    let _ = reply.send(Err(Error::Network(format!("provider lookup failed: {e}"))));
+                }
+            }
+            _ => {
+                if step.last {
+                    tracing::trace!(target: "itc_node::network", "kademlia query {id:?} finished");
+                }
+            }
+        }
+    }
+
+    fn on_identify(&mut self, event: identify::Event) {
+        let identify::Event::Received { peer_id, info, .. } = event else { return };
+        if info.protocol_version != identify_version(&self.config) {
+            tracing::debug!(
+                target: "itc_node::network",
+                "disconnecting {peer_id}: it runs {} and we run {}",
+                info.protocol_version,
+                identify_version(&self.config)
+            );
+            let _ = self.swarm.disconnect_peer_id(peer_id);
+            return;
+        }
+        let Ok(kad) = kad_protocol(&self.config) else { return };
+        if info.protocols.contains(&kad) {
+            for addr in info.listen_addrs {
+                self.swarm.behaviour_mut().kademlia.add_address(&peer_id, addr);
+            }
+        }
+    }
+}

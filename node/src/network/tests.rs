@@ -1,0 +1,195 @@
+//! Network tests: real swarms on 127.0.0.1. No sleeps: every wait is on an event, bounded by a
+//! timeout that only guards against a hang.
+use std::time::Duration;
+
+use itc_primitives::{BoundedVec, Hash, Mortality, Public, Signature, Transaction, Vertex};
+use libp2p::identity::Keypair;
+use parity_scale_codec::Encode;
+use tokio::sync::mpsc::Receiver;
+use tokio::time::timeout;
+
+use super::*;
+
+const GUARD: Duration = Duration::from_secs(30);
+
+struct Node {
+    client: Client,
+    events: Receiver<Event>,
+    addr: Option<Multiaddr>,
+}
+
+/// A node with a deterministic identity; listens on a free loopback port if `listen`.
+async fn node(seed: u8, chain: &str, listen: bool) -> Node {
+    let keypair = Keypair::ed25519_from_bytes([seed; 32]).unwrap();
+    let mut config = Config::new(keypair, chain);
+    config.gossip_heartbeat = Duration::from_millis(100);
+    let (client, events, event_loop) = new(config).unwrap();
+    tokio::spawn(event_loop.run());
+    let addr = if listen {
+        Some(client.start_listening("/ip4/127.0.0.1/tcp/0".parse().unwrap()).await.unwrap())
+    } else {
+        None
+    };
+    Node { client, events, addr }
+}
+
+impl Node {
+    async fn dial(&self, other: &Node) {
+        let addr = other.addr.clone().unwrap();
+        timeout(GUARD, self.client.dial(other.client.local_peer_id(), addr))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    /// The first event `f` maps to `Some`, skipping others.
+    async fn next<T>(&mut self, mut f: impl FnMut(Event) -> Option<T>) -> T {
+        timeout(GUARD, async {
+            loop {
+                let event = self.events.recv().await.expect("event loop stopped");
+                if let Some(t) = f(event) {
+                    return t;
+                }
+            }
+        })
+        .await
+        .expect("timed out waiting for a network event")
+    }
+
+    /// Waits until every peer in `peers` has subscribed to `topic`, in any order.
+    async fn subscribed(&mut self, peers: &[PeerId], topic: Topic) {
+        let mut waiting: std::collections::HashSet<PeerId> = peers.iter().copied().collect();
+        while !waiting.is_empty() {
+            let peer = self
+                .next(|e| match e {
+                    Event::PeerSubscribed { peer, topic: t } if t == topic => Some(peer),
+                    _ => None,
+                })
+                .await;
+            waiting.remove(&peer);
+        }
+    }
+
+    async fn gossip(&mut self) -> (Topic, PeerId, MessageId, Vec<u8>) {
+        self.next(|e| match e {
+            Event::Gossip { topic, source, message_id, data } => {
+                Some((topic, source, message_id, data))
+            }
+            _ => None,
+        })
+        .await
+    }
+}
+
+fn vertex(nonce: u64) -> Vertex {
+    Vertex {
+        tx: Transaction {
+            signer: Public([1; 32]),
+            nonce,
+            mortality: Mortality::Immortal,
+            tip: 0,
+            call: vec![],
+            signature: Signature([0; 64]),
+        },
+        parents: BoundedVec::new(vec![Hash::ZERO]).unwrap(),
+        pow_nonce: 0,
+    }
+}
+
+#[tokio::test]
+async fn gossip_is_forwarded_only_after_the_application_accepts_it() {
+    // A and C do not listen, so neither can learn an address of the other: everything C
+    // receives from A went through B's validation.
+    let mut b = node(2, "test", true).await;
+    let mut a = node(1, "test", false).await;
+    let mut c = node(3, "test", false).await;
+    let (a_id, c_id) = (a.client.local_peer_id(), c.client.local_peer_id());
+    a.dial(&b).await;
+    c.dial(&b).await;
+    b.subscribed(&[a_id, c_id], Topic::Vertices).await;
+    a.subscribed(&[b.client.local_peer_id()], Topic::Vertices).await;
+
+    a.client.publish(Topic::Vertices, b"forged".to_vec()).await.unwrap();
+    let (topic, source, id, data) = b.gossip().await;
+    assert_eq!((topic, source, data.as_slice()), (Topic::Vertices, a_id, &b"forged"[..]));
+    assert!(b.client.report_validation(id.clone(), source, Validation::Reject).await.unwrap());
+    // A rejected message is gone from the cache: a second verdict finds nothing.
+    assert!(!b.client.report_validation(id, source, Validation::Accept).await.unwrap());
+
+    let good = vertex(0).encode();
+    a.client.publish(Topic::Vertices, good.clone()).await.unwrap();
+    let (_, source, id, data) = b.gossip().await;
+    assert_eq!(data, good);
+    assert!(b.client.report_validation(id, source, Validation::Accept).await.unwrap());
+
+    // The rejected message never reaches C; the accepted one does, forwarded by B.
+    let (topic, source, _, data) = c.gossip().await;
+    assert_eq!((topic, source), (Topic::Vertices, b.client.local_peer_id()));
+    assert_eq!(data, good);
+    assert_eq!(b.client.peers().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn oversize_gossip_is_refused_before_sending() {
+    let a = node(4, "test", true).await;
+    let limit =
+        Config::new(Keypair::ed25519_from_bytes([4; 32]).unwrap(), "test").max_vertex_message_bytes;
+    let err = a.client.publish(Topic::Vertices, vec![0; limit + 1]).await.unwrap_err();
+    assert!(err.to_string().contains("exceeds the 65536-byte limit"), "{err}");
+}
+
+#[tokio::test]
+async fn request_for_vertices_is_answered() {
+    let mut a = node(5, "test", true).await;
+    let b = node(6, "test", true).await;
+    b.dial(&a).await;
+    let (v0, v1) = (vertex(0), vertex(1));
+    let wanted = vec![v0.hash(), Hash([9; 32]), v1.hash()];
+    let request = Request::Vertices(BoundedVec::new(wanted.clone()).unwrap());
+    let requester = b.client.clone();
+    let a_id = a.client.local_peer_id();
+    let pending = tokio::spawn(async move { requester.request(a_id, request).await });
+
+    let (peer, request, channel) = a
+        .next(|e| match e {
+            Event::InboundRequest { peer, request, channel } => Some((peer, request, channel)),
+            _ => None,
+        })
+        .await;
+    assert_eq!(peer, b.client.local_peer_id());
+    assert_eq!(request, Request::Vertices(BoundedVec::new(wanted).unwrap()));
+    let answer = Response::Vertices(BoundedVec::new(vec![v0.clone(), v1.clone()]).unwrap());
+    a.client.respond(channel, answer.clone()).await.unwrap();
+    let got = timeout(GUARD, pending).await.unwrap().unwrap().unwrap();
+    assert_eq!(got, answer);
+}
+
+#[tokio::test]
+async fn provider_announced_by_one_node_is_found_by_another_through_the_dht() {
+    let a = node(7, "test", true).await;
+    let b = node(8, "test", true).await;
+    let c = node(9, "test", true).await;
+    a.dial(&b).await;
+    c.dial(&b).await;
+    let chunk = Hash([0xC0; 32]);
+    timeout(GUARD, a.client.start_providing(chunk)).await.unwrap().unwrap();
+    let providers = timeout(GUARD, c.client.get_providers(chunk)).await.unwrap().unwrap();
+    assert!(providers.contains(&a.client.local_peer_id()), "{providers:?}");
+    let none = timeout(GUARD, c.client.get_providers(Hash([0xC1; 32]))).await.unwrap().unwrap();
+    assert!(none.is_empty(), "{none:?}");
+}
+
+#[tokio::test]
+async fn peer_of_another_chain_is_disconnected_and_cannot_request() {
+    let mut a = node(10, "test", true).await;
+    let x = node(11, "other", true).await;
+    let x_id = x.client.local_peer_id();
+    x.dial(&a).await;
+    let err =
+        timeout(GUARD, x.client.request(a.client.local_peer_id(), Request::Chunk(Hash::ZERO)))
+            .await
+            .unwrap()
+            .unwrap_err();
+    assert!(matches!(err, Error::Network(_)), "{err}");
+    a.next(|e| matches!(e, Event::PeerDisconnected(p) if p == x_id).then_some(())).await;
+}

@@ -1,0 +1,312 @@
+//! The typed chain store: vertices, finalised milestones, receipts and their indexes.
+use std::path::Path;
+
+use itc_primitives::{
+    decode_untrusted, FinalityCertificate, Hash, MilestoneHeader, MilestoneNumber, Vertex,
+};
+use parity_scale_codec::{Decode, Encode};
+
+use super::{Batch, Column, Durability, KvStore};
+use crate::{Error, Result};
+
+/// The schema this build reads and writes; stored under `meta/schema`.
+pub const SCHEMA: &str = "itc-db/1";
+
+const META_SCHEMA: &[u8] = b"schema";
+const META_FINALIZED: &[u8] = b"finalized";
+const IDX_MILESTONE: u8 = b'm';
+const IDX_TX: u8 = b't';
+const IDX_VERTEX: u8 = b'v';
+
+/// Where a transaction (or its vertex) was executed: milestone and position in its order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct TxLocation {
+    /// The milestone that finalised it.
+    #[codec(compact)]
+    pub milestone: MilestoneNumber,
+    /// Its index in that milestone's execution order.
+    pub position: u32,
+}
+
+/// One receipt as the driver hands it to [`ChainStore::apply_milestone`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceiptRecord {
+    /// The transaction's hash.
+    pub tx_hash: Hash,
+    /// The hash of the vertex that carried it.
+    pub vertex_hash: Hash,
+    /// The runtime's SCALE-encoded receipt (outcome, fee, events); opaque to the store.
+    pub receipt: Vec<u8>,
+}
+
+/// A receipt as stored: the receipt bytes with the hashes that identify it.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct StoredReceipt {
+    /// The transaction's hash.
+    pub tx_hash: Hash,
+    /// The hash of the vertex that carried it.
+    pub vertex_hash: Hash,
+    /// The runtime's SCALE-encoded receipt.
+    pub receipt: Vec<u8>,
+}
+
+/// Everything that finalising one milestone writes, applied atomically and durably.
+#[derive(Clone, Debug)]
+pub struct MilestoneCommit {
+    /// The finalised header.
+    pub header: MilestoneHeader,
+    /// Its finality certificate (already verified against the committee by the driver).
+    pub certificate: FinalityCertificate,
+    /// Receipts in execution order; position `i` is the `i`-th executed vertex.
+    pub receipts: Vec<ReceiptRecord>,
+    /// Changes to the flat state: `Some(value)` writes, `None` deletes.
+    pub state_changes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// Further writes that must land in the same batch (the state backend's tree nodes, the
+    /// DAG's vertex metadata): column, key, `Some(value)` or `None` to delete.
+    pub extra: Vec<(Column, Vec<u8>, Option<Vec<u8>>)>,
+}
+
+/// The typed chain store over [`KvStore`]. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct ChainStore {
+    kv: KvStore,
+}
+
+fn decode<T: Decode>(column: Column, key: &[u8], bytes: &[u8]) -> Result<T> {
+    decode_untrusted(bytes).map_err(|e| Error::Corrupt {
+        column: column.name(),
+        key: hex::encode(key),
+        reason: e.to_string(),
+    })
+}
+
+fn index_key(tag: u8, hash: &Hash) -> Vec<u8> {
+    let mut k = Vec::with_capacity(33);
+    k.push(tag);
+    k.extend_from_slice(&hash.0);
+    k
+}
+
+/// The `receipts` key of (milestone, position).
+pub fn receipt_key(milestone: MilestoneNumber, position: u32) -> [u8; 12] {
+    let mut k = [0u8; 12];
+    k[..8].copy_from_slice(&milestone.to_be_bytes());
+    k[8..].copy_from_slice(&position.to_be_bytes());
+    k
+}
+
+impl ChainStore {
+    /// Opens the store at `path`, creating it (with the current schema) if empty; refuses a
+    /// database written with another schema.
+    pub fn open(path: &Path) -> Result<Self> {
+        let kv = KvStore::open(path)?;
+        match kv.get(Column::Meta, META_SCHEMA)? {
+            None => {
+                let mut b = Batch::new();
+                b.put(Column::Meta, META_SCHEMA, SCHEMA.as_bytes());
+                kv.commit(b, Durability::Sync)?;
+            }
+            Some(found) if found == SCHEMA.as_bytes() => {}
+            Some(found) => {
+                return Err(Error::SchemaMismatch {
+                    path: path.to_path_buf(),
+                    found: String::from_utf8_lossy(&found).into_owned(),
+                    expected: SCHEMA.into(),
+                })
+            }
+        }
+        Ok(ChainStore { kv })
+    }
+
+    /// The underlying key-value store (for the state backend and DAG store adapters).
+    pub fn kv(&self) -> &KvStore {
+        &self.kv
+    }
+
+    /// Stores a vertex under its hash (WAL, no fsync: a lost vertex is re-fetched) and returns
+    /// the hash.
+    pub fn put_vertex(&self, vertex: &Vertex) -> Result<Hash> {
+        let hash = vertex.hash();
+        let mut b = Batch::new();
+        b.put(Column::Vertices, hash.0, vertex.encode());
+        self.kv.commit(b, Durability::Relaxed)?;
+        Ok(hash)
+    }
+
+    /// The vertex with this hash, if stored.
+    pub fn vertex(&self, hash: &Hash) -> Result<Option<Vertex>> {
+        self.kv
+            .get(Column::Vertices, &hash.0)?
+            .map(|bytes| decode(Column::Vertices, &hash.0, &bytes))
+            .transpose()
+    }
+
+    /// Whether a vertex with this hash is stored.
+    pub fn has_vertex(&self, hash: &Hash) -> Result<bool> {
+        Ok(self.kv.get(Column::Vertices, &hash.0)?.is_some())
+    }
+
+    /// The latest finalised milestone's number and hash, `None` before genesis is stored.
+    pub fn finalized(&self) -> Result<Option<(MilestoneNumber, Hash)>> {
+        self.kv
+            .get(Column::Meta, META_FINALIZED)?
+            .map(|bytes| decode(Column::Meta, META_FINALIZED, &bytes))
+            .transpose()
+    }
+
+    /// The finalised milestone `number` with its certificate.
+    pub fn milestone(
+        &self,
+        number: MilestoneNumber,
+    ) -> Result<Option<(MilestoneHeader, FinalityCertificate)>> {
+        let key = number.to_be_bytes();
+        self.kv
+            .get(Column::Milestones, &key)?
+            .map(|bytes| decode(Column::Milestones, &key, &bytes))
+            .transpose()
+    }
+
+    /// The number of the finalised milestone with this header hash.
+    pub fn milestone_number(&self, hash: &Hash) -> Result<Option<MilestoneNumber>> {
+        let key = index_key(IDX_MILESTONE, hash);
+        self.kv
+            .get(Column::Indexes, &key)?
+            .map(|bytes| {
+                let arr: [u8; 8] = bytes.as_slice().try_into().map_err(|_| Error::Corrupt {
+                    column: Column::Indexes.name(),
+                    key: hex::encode(&key),
+                    reason: format!(
+                        "expected an 8-byte milestone number, found {} bytes",
+                        bytes.len()
+                    ),
+                })?;
+                Ok(u64::from_be_bytes(arr))
+            })
+            .transpose()
+    }
+
+    /// Where the transaction with this hash was finalised.
+    pub fn tx_location(&self, tx_hash: &Hash) -> Result<Option<TxLocation>> {
+        self.location(IDX_TX, tx_hash)
+    }
+
+    /// Where the vertex with this hash was finalised.
+    pub fn vertex_location(&self, vertex_hash: &Hash) -> Result<Option<TxLocation>> {
+        self.location(IDX_VERTEX, vertex_hash)
+    }
+
+    fn location(&self, tag: u8, hash: &Hash) -> Result<Option<TxLocation>> {
+        let key = index_key(tag, hash);
+        self.kv
+            .get(Column::Indexes, &key)?
+            .map(|bytes| decode(Column::Indexes, &key, &bytes))
+            .transpose()
+    }
+
+    /// The receipt at (milestone, position).
+    pub fn receipt(&self, location: TxLocation) -> Result<Option<StoredReceipt>> {
+        let key = receipt_key(location.milestone, location.position);
+        self.kv
+            .get(Column::Receipts, &key)?
+            .map(|bytes| decode(Column::Receipts, &key, &bytes))
+            .transpose()
+    }
+
+    /// The receipt of the finalised transaction with this hash, with where it was finalised.
+    pub fn receipt_of_tx(&self, tx_hash: &Hash) -> Result<Option<(TxLocation, StoredReceipt)>> {
+        let Some(loc) = self.tx_location(tx_hash)? else { return Ok(None) };
+        match self.receipt(loc)? {
+            Some(r) => Ok(Some((loc, r))),
+            None => Err(Error::Corrupt {
+                column: Column::Receipts.name(),
+                key: hex::encode(receipt_key(loc.milestone, loc.position)),
+                reason: format!(
+                    "index points at milestone {} position {} but no receipt is there",
+                    loc.milestone, loc.position
+                ),
+            }),
+        }
+    }
+
+    /// A value of the flat state.
+    pub fn state(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.kv.get(Column::State, key)
+    }
+
+    /// Writes a finalised milestone: header, certificate, receipts, state changes, indexes and
+    /// the new `finalized` pointer, in one atomic batch, fsynced before returning.
+    ///
+    /// Checks that the milestone extends the stored chain (number = finalised + 1 and parent =
+    /// finalised hash; genesis is number 0 on an empty store) and that the certificate names this
+    /// header. Verifying the certificate's signatures against the committee is the caller's job.
+    pub fn apply_milestone(&self, commit: &MilestoneCommit) -> Result<Hash> {
+        let header = &commit.header;
+        let hash = header.hash();
+        let (expected_number, expected_parent) = match self.finalized()? {
+            None => (0, Hash::ZERO),
+            Some((n, h)) => (
+                n.checked_add(1)
+                    .ok_or_else(|| Error::BadMilestone("milestone number overflow".into()))?,
+                h,
+            ),
+        };
+        if header.number != expected_number {
+            return Err(Error::BadMilestone(format!(
+                "milestone {} does not follow the stored chain, whose next number is {expected_number}; \
+                 apply milestones in order",
+                header.number
+            )));
+        }
+        if header.parent != expected_parent {
+            return Err(Error::BadMilestone(format!(
+                "milestone {} has parent {} but the stored milestone {} is {}; it is on another fork",
+                header.number,
+                header.parent.to_hex(),
+                expected_number.saturating_sub(1),
+                expected_parent.to_hex()
+            )));
+        }
+        let cert = &commit.certificate;
+        if cert.header_hash != hash || cert.number != header.number {
+            return Err(Error::BadMilestone(format!(
+                "certificate is for milestone {} ({}) but the header is milestone {} ({})",
+                cert.number,
+                cert.header_hash.to_hex(),
+                header.number,
+                hash.to_hex()
+            )));
+        }
+        let count = u32::try_from(commit.receipts.len())
+            .map_err(|_| Error::BadMilestone("more than 2^32 receipts".into()))?;
+
+        let mut b = Batch::new();
+        b.put(Column::Milestones, header.number.to_be_bytes(), (header, cert).encode());
+        b.put(Column::Indexes, index_key(IDX_MILESTONE, &hash), header.number.to_be_bytes());
+        for (position, r) in (0..count).zip(&commit.receipts) {
+            let loc = TxLocation { milestone: header.number, position }.encode();
+            let stored = StoredReceipt {
+                tx_hash: r.tx_hash,
+                vertex_hash: r.vertex_hash,
+                receipt: r.receipt.clone(),
+            };
+            b.put(Column::Receipts, receipt_key(header.number, position), stored.encode());
+            b.put(Column::Indexes, index_key(IDX_TX, &r.tx_hash), loc.clone());
+            b.put(Column::Indexes, index_key(IDX_VERTEX, &r.vertex_hash), loc);
+        }
+        for (key, value) in &commit.state_changes {
+            match value {
+                Some(v) => b.put(Column::State, key.clone(), v.clone()),
+                None => b.delete(Column::State, key.clone()),
+            }
+        }
+        for (column, key, value) in &commit.extra {
+            match value {
+                Some(v) => b.put(*column, key.clone(), v.clone()),
+                None => b.delete(*column, key.clone()),
+            }
+        }
+        b.put(Column::Meta, META_FINALIZED, (header.number, hash).encode());
+        self.kv.commit(b, Durability::Sync)?;
+        Ok(hash)
+    }
+}

@@ -1,0 +1,172 @@
+//! The generic key-value adapter over RocksDB column families.
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteOptions, DB};
+
+use super::Column;
+use crate::{Error, Result};
+
+/// A key-value pair as returned by prefix iteration.
+pub type KeyValue = (Vec<u8>, Vec<u8>);
+
+/// How hard a commit waits for the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// Written to the WAL and fsynced before the commit returns: survives power loss. Use for
+    /// anything reported final.
+    Sync,
+    /// Written to the WAL, fsynced later by RocksDB: survives a process crash, may lose the newest
+    /// writes on power loss.
+    Relaxed,
+}
+
+/// A set of writes to any columns, applied atomically by [`KvStore::commit`].
+#[derive(Default)]
+pub struct Batch {
+    ops: Vec<(Column, Vec<u8>, Option<Vec<u8>>)>,
+}
+
+impl Batch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Stages `key = value` in `column`.
+    pub fn put(&mut self, column: Column, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
+        self.ops.push((column, key.into(), Some(value.into())));
+    }
+
+    /// Stages the removal of `key` from `column`.
+    pub fn delete(&mut self, column: Column, key: impl Into<Vec<u8>>) {
+        self.ops.push((column, key.into(), None));
+    }
+
+    /// Number of staged writes.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Whether nothing is staged.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// A RocksDB database with the node's column families. Cheap to clone (shared handle).
+#[derive(Clone)]
+pub struct KvStore {
+    db: Arc<DB>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for KvStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KvStore").field("path", &self.path).finish()
+    }
+}
+
+fn db_err(context: impl Into<String>) -> impl FnOnce(rocksdb::Error) -> Error {
+    let context = context.into();
+    move |source| Error::Database { context, source }
+}
+
+impl KvStore {
+    /// Opens (creating if missing) the database at `path` with every [`Column`].
+    pub fn open(path: &Path) -> Result<Self> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        // Detect corruption early rather than serve damaged data.
+        opts.set_paranoid_checks(true);
+        opts.set_keep_log_file_num(4);
+        let cfs =
+            Column::ALL.iter().map(|c| ColumnFamilyDescriptor::new(c.name(), Options::default()));
+        let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(db_err(format!(
+            "opening {}; if another node process uses this --base-path, stop it first",
+            path.display()
+        )))?;
+        Ok(KvStore { db: Arc::new(db), path: path.to_path_buf() })
+    }
+
+    /// Where the database lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn cf(&self, column: Column) -> Result<&rocksdb::ColumnFamily> {
+        // Every column is created at open, so a miss means the handle was tampered with.
+        self.db.cf_handle(column.name()).ok_or_else(|| Error::Corrupt {
+            column: column.name(),
+            key: String::new(),
+            reason: "column family missing".into(),
+        })
+    }
+
+    /// The value at `key` in `column`, or `None`.
+    pub fn get(&self, column: Column, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let cf = self.cf(column)?;
+        self.db.get_pinned_cf(cf, key).map(|v| v.map(|v| v.to_vec())).map_err(db_err(format!(
+            "reading {} in {}",
+            hex::encode(key),
+            column.name()
+        )))
+    }
+
+    /// Every pair in `column` whose key starts with `prefix`, in ascending key order.
+    pub fn iter_prefix(&self, column: Column, prefix: &[u8]) -> Result<Vec<KeyValue>> {
+        let cf = self.cf(column)?;
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(cf, IteratorMode::From(prefix, Direction::Forward)) {
+            let (k, v) = item.map_err(db_err(format!("iterating {}", column.name())))?;
+            if !k.starts_with(prefix) {
+                break;
+            }
+            out.push((k.into_vec(), v.into_vec()));
+        }
+        Ok(out)
+    }
+
+    /// The pair with the greatest key in `column`, if any.
+    pub fn last(&self, column: Column) -> Result<Option<KeyValue>> {
+        let cf = self.cf(column)?;
+        match self.db.iterator_cf(cf, IteratorMode::End).next() {
+            None => Ok(None),
+            Some(item) => {
+                let (k, v) = item.map_err(db_err(format!("iterating {}", column.name())))?;
+                Ok(Some((k.into_vec(), v.into_vec())))
+            }
+        }
+    }
+
+    /// Writes `key = value` alone (WAL, no fsync). Prefer a [`Batch`] for related writes.
+    pub fn put(&self, column: Column, key: &[u8], value: &[u8]) -> Result<()> {
+        let mut b = Batch::new();
+        b.put(column, key, value);
+        self.commit(b, Durability::Relaxed)
+    }
+
+    /// Removes `key` alone (WAL, no fsync).
+    pub fn delete(&self, column: Column, key: &[u8]) -> Result<()> {
+        let mut b = Batch::new();
+        b.delete(column, key);
+        self.commit(b, Durability::Relaxed)
+    }
+
+    /// Applies every write in `batch` atomically.
+    pub fn commit(&self, batch: Batch, durability: Durability) -> Result<()> {
+        let mut wb = rocksdb::WriteBatch::default();
+        for (column, key, value) in &batch.ops {
+            let cf = self.cf(*column)?;
+            match value {
+                Some(v) => wb.put_cf(cf, key, v),
+                None => wb.delete_cf(cf, key),
+            }
+        }
+        let mut wo = WriteOptions::default();
+        wo.disable_wal(false);
+        wo.set_sync(durability == Durability::Sync);
+        self.db.write_opt(wb, &wo).map_err(db_err(format!("committing {} writes", batch.len())))
+    }
+}
