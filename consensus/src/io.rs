@@ -1,0 +1,160 @@
+//! What goes into the state machine ([`Input`]) and what comes out ([`Action`]).
+use itc_primitives::{AccountId, FinalityCertificate, Hash, MilestoneHeader};
+use parity_scale_codec::{Decode, Encode};
+
+use crate::{
+    message::{CheckpointProof, PreparedCert, SignedMessage},
+    SeqNo, View,
+};
+
+/// Identifies a scheduled timeout; the machine ignores elapsed timeouts that are no longer
+/// current, so the caller never needs to cancel one.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Encode, Decode)]
+pub struct TimerId(pub u64);
+
+/// Identifies a [`Action::Persist`] request; answer with [`Input::Persisted`].
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Encode, Decode)]
+pub struct PersistId(pub u64);
+
+/// An event the caller feeds into [`crate::Pbft::step`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// A message from peer `from` (the transport-authenticated peer key). Decode wire bytes with
+    /// [`SignedMessage::from_bytes`]; the machine checks signatures and membership itself.
+    Message(AccountId, SignedMessage),
+    /// A timeout scheduled with [`Action::ScheduleTimeout`] elapsed.
+    TimeoutElapsed(TimerId),
+    /// The primary's proposal, in answer to [`Action::RequestProposal`].
+    Propose(MilestoneHeader),
+    /// The caller's verdict on a header it was asked to [`Action::Validate`].
+    Validated {
+        /// The milestone number.
+        seq: SeqNo,
+        /// The header hash that was validated.
+        digest: Hash,
+        /// Whether the header is valid (past cone known, execution reproduces its roots).
+        ok: bool,
+    },
+    /// The record of [`Action::Persist`] with this id is durable.
+    Persisted(PersistId),
+}
+
+/// Something the caller must do, in the order given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Send `msg` to one peer.
+    Send(AccountId, SignedMessage),
+    /// Send `msg` to every other member of the current committee.
+    Broadcast(SignedMessage),
+    /// Make `record` durable, then answer with [`Input::Persisted`]. Messages that depend on it
+    /// are held by the machine until then (PBFT requires a replica to log before it speaks).
+    Persist(PersistId, PersistRecord),
+    /// Call back with [`Input::TimeoutElapsed`] after `after_ms`.
+    ScheduleTimeout {
+        /// The id to hand back.
+        id: TimerId,
+        /// Delay in milliseconds.
+        after_ms: u64,
+    },
+    /// This replica is the primary and needs a header for milestone `seq` with this parent.
+    /// Answer with [`Input::Propose`] (possibly later).
+    RequestProposal {
+        /// The view the proposal is for.
+        view: View,
+        /// The milestone number.
+        seq: SeqNo,
+        /// The parent hash the header must carry.
+        parent: Hash,
+        /// The epoch the header must carry.
+        epoch: u64,
+    },
+    /// Check `header` (DAG past cone, re-execution) and answer with [`Input::Validated`].
+    Validate(MilestoneHeader),
+    /// `header` is final: the caller applies it. Committed headers come in order, without gaps.
+    Committed(MilestoneHeader, FinalityCertificate),
+    /// Two signed messages of one replica that contradict each other.
+    Evidence(Box<Evidence>),
+    /// This replica adopted the committee of a new epoch, starting after milestone `base`.
+    EpochChanged {
+        /// The new epoch.
+        epoch: u64,
+        /// The last milestone of the previous epoch.
+        base: SeqNo,
+    },
+}
+
+/// What the machine asks the caller to make durable; [`crate::Pbft::restore`] rebuilds a replica
+/// from the records in the order they were persisted. SCALE with explicit indices.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum PersistRecord {
+    /// A message this replica signed and is about to send.
+    #[codec(index = 0)]
+    Sent(SignedMessage),
+    /// A certificate that a header prepared, kept for view changes (PBFT §4.4).
+    #[codec(index = 1)]
+    Prepared(PreparedCert),
+    /// A committed milestone.
+    #[codec(index = 2)]
+    Committed {
+        /// The header.
+        header: MilestoneHeader,
+        /// Its certificate.
+        certificate: FinalityCertificate,
+    },
+    /// A stable checkpoint of the given epoch.
+    #[codec(index = 3)]
+    Stable {
+        /// The epoch the proof's signatures belong to.
+        #[codec(compact)]
+        epoch: u64,
+        /// The proof.
+        proof: CheckpointProof,
+    },
+}
+
+/// Two messages signed by one replica that no honest replica would both sign: two different
+/// pre-prepares, prepares or commits for one `(view, seq)`, or two checkpoints for one `seq`.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Evidence {
+    /// The message seen first.
+    pub first: SignedMessage,
+    /// The conflicting message.
+    pub second: SignedMessage,
+}
+
+impl Evidence {
+    /// Whether this is valid evidence: one sender, one epoch, both signatures valid, same kind
+    /// and slot, different digests.
+    pub fn is_valid(&self) -> bool {
+        use crate::message::Body::*;
+        if self.first.sender != self.second.sender || self.first.epoch != self.second.epoch {
+            return false;
+        }
+        let conflicting = match (&self.first.body, &self.second.body) {
+            (PrePrepare(a), PrePrepare(b)) => {
+                a.view == b.view && a.seq == b.seq && a.header.hash() != b.header.hash()
+            }
+            (Prepare(a), Prepare(b)) | (Commit(a), Commit(b)) => {
+                a.view == b.view && a.seq == b.seq && a.digest != b.digest
+            }
+            (Checkpoint(a), Checkpoint(b)) => a.seq == b.seq && a.digest != b.digest,
+            _ => false,
+        };
+        conflicting && self.first.verify_signature() && self.second.verify_signature()
+    }
+}
+
+/// Counters for benchmarks and metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Signature verifications performed.
+    pub verifications: u64,
+    /// Signatures made.
+    pub signatures: u64,
+    /// Milestones committed.
+    pub committed: u64,
+    /// Messages dropped because they were invalid (bad signature, not a member, out of window).
+    pub rejected: u64,
+    /// View changes started.
+    pub view_changes: u64,
+}

@@ -1,0 +1,697 @@
+//! A deterministic discrete-event simulator that drives N replicas through faults.
+//!
+//! One `u64` seed decides everything (a [`rand_chacha::ChaCha8Rng`]): the committee size, which
+//! replicas are byzantine and how ([`byzantine::Behaviour`]), the fault schedule and every
+//! latency. During the fault period the network has latency with jitter (so it reorders), drops
+//! and duplicates messages, partitions the replicas into two groups that later heal, and crashes
+//! replicas that restart from the records they persisted (a record is durable only once its
+//! persistence event fired; a crash loses the rest). Byzantine replicas misbehave throughout.
+//!
+//! After every event the checker verifies, on every honest replica's commits:
+//! - **agreement**: no two different headers commit at one number;
+//! - **validity**: each committed header passes the validator, extends the replica's previous
+//!   commit, and was proposed by a member of its epoch;
+//! - **certificates**: each finality certificate verifies against the epoch's committee.
+//!
+//! **Liveness**: when the fault period ends (partitions heal, crashed replicas restart, no more
+//! drops), every honest replica must commit two milestones beyond the highest number committed
+//! at that moment within [`SimConfig::liveness_bound_ms`] of simulated time (60 s by default),
+//! with the byzantine replicas still active.
+//!
+//! The run's trace hash chains every processed event, so the same seed gives the same hash; a
+//! failing run reports [`Outcome::replay_command`].
+use std::collections::BTreeMap;
+
+use itc_primitives::{AccountId, Committee, Hash, MilestoneHeader, Pair};
+use parity_scale_codec::Encode;
+use rand::{seq::SliceRandom, Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::{
+    Action, Config, Genesis, Input, Pbft, PersistId, PersistRecord, SignedMessage, TimerId,
+};
+
+pub mod byzantine;
+pub mod cluster;
+
+pub use cluster::{
+    committee_of, genesis_header, make_header, test_pair, test_validator, Cluster,
+    INVALID_VERTEX_COUNT,
+};
+
+/// One simulation's parameters; [`SimConfig::for_seed`] derives them all from the seed.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// The seed.
+    pub seed: u64,
+    /// Committee size.
+    pub n: usize,
+    /// How many replicas are byzantine (at most f for the safety guarantee).
+    pub byzantine: usize,
+    /// Faults (partitions, drops, duplicates, crashes) happen during `[0, fault_period_ms)`.
+    pub fault_period_ms: u64,
+    /// After the fault period, every honest replica must progress within this bound.
+    pub liveness_bound_ms: u64,
+    /// Milestones per epoch (the committee rotates); 0 keeps one epoch.
+    pub epoch_length: u64,
+    /// Message drop probability during faults.
+    pub drop: f64,
+    /// Message duplication probability during faults.
+    pub duplicate: f64,
+    /// Number of partitions during faults.
+    pub partitions: usize,
+    /// Number of crash/restart cycles during faults.
+    pub crashes: usize,
+    /// Replica configuration.
+    pub pbft: Config,
+    /// Stop at the first safety violation (tests of the weakened quorum keep going until an
+    /// agreement violation).
+    pub stop_on_violation: bool,
+    /// Print every event of honest replicas after the fault period to stderr (debugging aid).
+    pub debug: bool,
+}
+
+impl SimConfig {
+    /// Derives a configuration from `seed`: n ∈ {4, 4, 4, 7}, up to f byzantine replicas, up to
+    /// two partitions and two crashes, drop rate up to 5 %, an epoch length of 0 or 10.
+    pub fn for_seed(seed: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_c0f1_9000_0000);
+        let n = *[4usize, 4, 4, 7].choose(&mut rng).unwrap_or(&4);
+        let f = (n - 1) / 3;
+        SimConfig {
+            seed,
+            n,
+            byzantine: rng.gen_range(0..=f),
+            fault_period_ms: 6_000,
+            liveness_bound_ms: 60_000,
+            epoch_length: *[0u64, 10].choose(&mut rng).unwrap_or(&0),
+            drop: *[0.0, 0.01, 0.05].choose(&mut rng).unwrap_or(&0.0),
+            duplicate: *[0.0, 0.02].choose(&mut rng).unwrap_or(&0.0),
+            partitions: rng.gen_range(0..=2),
+            crashes: rng.gen_range(0..=2),
+            pbft: Config {
+                checkpoint_interval: 4,
+                window: 8,
+                base_timeout_ms: 500,
+                max_timeout_ms: 8_000,
+                retain_certified: 64,
+                unsafe_quorum_for_tests: None,
+            },
+            stop_on_violation: true,
+            debug: false,
+        }
+    }
+}
+
+/// A safety violation found by the checker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Violation {
+    /// Two honest replicas committed different headers at one number.
+    Agreement {
+        /// The milestone number.
+        number: u64,
+        /// The replica that committed the second header.
+        replica: usize,
+    },
+    /// A committed header is invalid or does not extend the replica's chain.
+    Validity {
+        /// The milestone number.
+        number: u64,
+        /// The replica.
+        replica: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A finality certificate does not verify.
+    Certificate {
+        /// The milestone number.
+        number: u64,
+        /// The replica.
+        replica: usize,
+        /// The verifier's error.
+        reason: String,
+    },
+}
+
+/// The result of one simulation.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// The configuration that ran.
+    pub config: SimConfig,
+    /// Hash of every processed event, in order.
+    pub trace_hash: Hash,
+    /// Safety violations (empty when correct).
+    pub violations: Vec<Violation>,
+    /// Why liveness failed, if it did.
+    pub liveness_failure: Option<String>,
+    /// Highest number committed by an honest replica.
+    pub committed: u64,
+    /// Events processed.
+    pub events: u64,
+    /// Simulated time at the end, ms.
+    pub end_ms: u64,
+    /// Evidence actions emitted by honest replicas.
+    pub evidence: u64,
+    /// View changes started by honest replicas.
+    pub view_changes: u64,
+}
+
+impl Outcome {
+    /// The command that replays this seed.
+    pub fn replay_command(&self) -> String {
+        format!("cargo run -p itc-consensus --release --example sim -- --seed {}", self.config.seed)
+    }
+    /// Whether the run passed.
+    pub fn passed(&self) -> bool {
+        self.violations.is_empty() && self.liveness_failure.is_none()
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Event {
+    Deliver { from: usize, to: usize, bytes: Vec<u8> },
+    Timer { replica: usize, life: u64, id: TimerId },
+    Persisted { replica: usize, life: u64, id: PersistId, record: Vec<u8> },
+    Propose { replica: usize, life: u64, header: MilestoneHeader },
+    Validated { replica: usize, life: u64, header: MilestoneHeader },
+    Crash(usize),
+    Restart(usize),
+    Partition(Vec<bool>),
+    HealPartition,
+    EndOfFaults,
+}
+
+struct Node {
+    pbft: Pbft,
+    pair: Pair,
+    up: bool,
+    life: u64,
+    store: Vec<Vec<u8>>,
+    last_persist_at: u64,
+    chain: Vec<Hash>,
+    byzantine: Option<byzantine::Behaviour>,
+}
+
+/// The simulator's state.
+struct Sim {
+    cfg: SimConfig,
+    rng: ChaCha8Rng,
+    now: u64,
+    counter: u64,
+    queue: BTreeMap<(u64, u64), Event>,
+    nodes: Vec<Node>,
+    keys: Vec<AccountId>,
+    genesis: Genesis,
+    side: Option<Vec<bool>>,
+    faults: bool,
+    trace: Hash,
+    agreed: BTreeMap<u64, Hash>,
+    violations: Vec<Violation>,
+    events: u64,
+    evidence: u64,
+}
+
+/// The committee of epoch `e` in a simulation: the keys rotated by `e` (so the primaries move).
+pub fn sim_committee(keys: &[AccountId], epoch: u64) -> Committee {
+    let mut members = keys.to_vec();
+    let len = members.len().max(1);
+    members.rotate_left((epoch as usize) % len);
+    committee_of(epoch, &members)
+}
+
+/// Runs one simulation.
+pub fn run(cfg: SimConfig) -> Outcome {
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let pairs: Vec<Pair> = (0..cfg.n).map(test_pair).collect();
+    let keys: Vec<AccountId> = pairs.iter().map(Pair::public).collect();
+    let genesis = Genesis::after(&genesis_header(), sim_committee(&keys, 0));
+    let mut byz: Vec<usize> = (0..cfg.n).collect();
+    byz.shuffle(&mut rng);
+    byz.truncate(cfg.byzantine);
+    let mut nodes = Vec::new();
+    for (i, pair) in pairs.iter().enumerate() {
+        let Ok(pbft) = Pbft::new(cfg.pbft.clone(), pair.clone(), genesis.clone()) else {
+            return failed_config(cfg, "invalid PBFT configuration");
+        };
+        let byzantine = byz.contains(&i).then(|| byzantine::Behaviour::random(&mut rng));
+        nodes.push(Node {
+            pbft,
+            pair: pair.clone(),
+            up: true,
+            life: 0,
+            store: Vec::new(),
+            last_persist_at: 0,
+            chain: vec![genesis.base_hash],
+            byzantine,
+        });
+    }
+    let mut sim = Sim {
+        cfg: cfg.clone(),
+        rng,
+        now: 0,
+        counter: 0,
+        queue: BTreeMap::new(),
+        nodes,
+        keys,
+        genesis,
+        side: None,
+        faults: true,
+        trace: Hash::ZERO,
+        agreed: BTreeMap::new(),
+        violations: Vec::new(),
+        events: 0,
+        evidence: 0,
+    };
+    sim.schedule_faults();
+    for i in 0..cfg.n {
+        let actions = sim.nodes[i].pbft.start();
+        sim.apply(i, actions);
+    }
+    sim.run()
+}
+
+fn failed_config(cfg: SimConfig, why: &str) -> Outcome {
+    Outcome {
+        config: cfg,
+        trace_hash: Hash::ZERO,
+        violations: Vec::new(),
+        liveness_failure: Some(why.into()),
+        committed: 0,
+        events: 0,
+        end_ms: 0,
+        evidence: 0,
+        view_changes: 0,
+    }
+}
+
+impl Sim {
+    fn at(&mut self, time: u64, event: Event) {
+        self.counter += 1;
+        self.queue.insert((time, self.counter), event);
+    }
+
+    fn schedule_faults(&mut self) {
+        let period = self.cfg.fault_period_ms;
+        for _ in 0..self.cfg.partitions {
+            let start = self.rng.gen_range(0..period);
+            let end = (start + self.rng.gen_range(500..3_000)).min(period);
+            let mut sides: Vec<bool> = (0..self.cfg.n).map(|_| self.rng.gen_bool(0.5)).collect();
+            // Make both sides non-empty.
+            sides[0] = true;
+            let last = self.cfg.n - 1;
+            sides[last] = false;
+            self.at(start, Event::Partition(sides));
+            self.at(end, Event::HealPartition);
+        }
+        for _ in 0..self.cfg.crashes {
+            let who = self.rng.gen_range(0..self.cfg.n);
+            let start = self.rng.gen_range(0..period);
+            let end = (start + self.rng.gen_range(200..3_000)).min(period);
+            self.at(start, Event::Crash(who));
+            self.at(end, Event::Restart(who));
+        }
+        self.at(period, Event::EndOfFaults);
+    }
+
+    fn honest(&self, i: usize) -> bool {
+        self.nodes[i].byzantine.is_none()
+    }
+
+    fn latency(&mut self) -> u64 {
+        5 + self.rng.gen_range(0..40)
+    }
+
+    fn send(&mut self, from: usize, to: usize, msg: &SignedMessage) {
+        let payloads = match self.nodes[from].byzantine {
+            Some(b) => {
+                let pair = self.nodes[from].pair.clone();
+                byzantine::corrupt(&b, &pair, msg, to, &mut self.rng)
+            }
+            None => vec![msg.encode()],
+        };
+        for bytes in payloads {
+            if self.faults {
+                if let Some(side) = &self.side {
+                    if side[from] != side[to] {
+                        continue;
+                    }
+                }
+                if self.rng.gen_bool(self.cfg.drop) {
+                    continue;
+                }
+                if self.rng.gen_bool(self.cfg.duplicate) {
+                    let t = self.now + self.latency() * 2;
+                    self.at(t, Event::Deliver { from, to, bytes: bytes.clone() });
+                }
+            }
+            let t = self.now + self.latency();
+            self.at(t, Event::Deliver { from, to, bytes });
+        }
+    }
+
+    fn apply(&mut self, i: usize, actions: Vec<Action>) {
+        let life = self.nodes[i].life;
+        for action in actions {
+            match action {
+                Action::Send(to, msg) => {
+                    if let Some(j) = self.keys.iter().position(|k| *k == to) {
+                        self.send(i, j, &msg);
+                    }
+                }
+                Action::Broadcast(msg) => {
+                    let members: Vec<usize> = (0..self.cfg.n).filter(|&j| j != i).collect();
+                    for j in members {
+                        self.send(i, j, &msg);
+                    }
+                }
+                Action::Persist(id, record) => {
+                    let t = self.nodes[i].last_persist_at.max(self.now) + self.rng.gen_range(0..5);
+                    self.nodes[i].last_persist_at = t;
+                    self.at(t, Event::Persisted { replica: i, life, id, record: record.encode() });
+                }
+                Action::ScheduleTimeout { id, after_ms } => {
+                    self.at(self.now + after_ms, Event::Timer { replica: i, life, id });
+                }
+                Action::RequestProposal { seq, parent, epoch, .. } => {
+                    let header = self.proposal(i, seq, parent, epoch);
+                    let t = self.now + 20 + self.rng.gen_range(0..30);
+                    self.at(t, Event::Propose { replica: i, life, header });
+                }
+                Action::Validate(header) => {
+                    let t = self.now + self.rng.gen_range(0..10);
+                    self.at(t, Event::Validated { replica: i, life, header });
+                }
+                Action::Committed(header, cert) => self.check_commit(i, &header, &cert),
+                Action::Evidence(e) => {
+                    if self.honest(i) {
+                        self.evidence += 1;
+                        // Evidence must be real: an honest replica never accuses wrongly.
+                        if !e.is_valid() || self.honest_key(&e.first.sender) {
+                            self.violations.push(Violation::Validity {
+                                number: 0,
+                                replica: i,
+                                reason: format!("false evidence against {}", e.first.sender),
+                            });
+                        }
+                    }
+                }
+                Action::EpochChanged { .. } => {}
+            }
+        }
+    }
+
+    fn honest_key(&self, key: &AccountId) -> bool {
+        self.keys.iter().position(|k| k == key).is_some_and(|j| self.honest(j))
+    }
+
+    fn expected_next_committee(&self, number: u64, epoch: u64) -> Option<Committee> {
+        let l = self.cfg.epoch_length;
+        (l > 0 && number % l == 0).then(|| sim_committee(&self.keys, epoch + 1))
+    }
+
+    fn proposal(&mut self, i: usize, seq: u64, parent: Hash, epoch: u64) -> MilestoneHeader {
+        let next = self.expected_next_committee(seq, epoch);
+        let mut h = make_header(seq, parent, epoch, self.keys[i], 0, next);
+        h.timestamp_ms = self.now;
+        if let Some(b) = self.nodes[i].byzantine {
+            if b.invalid_proposals && self.rng.gen_bool(0.5) {
+                h.vertex_count = INVALID_VERTEX_COUNT;
+            }
+        }
+        h
+    }
+
+    fn validate(&self, h: &MilestoneHeader) -> bool {
+        test_validator(h) && h.next_committee == self.expected_next_committee(h.number, h.epoch)
+    }
+
+    fn check_commit(
+        &mut self,
+        i: usize,
+        header: &MilestoneHeader,
+        cert: &itc_primitives::FinalityCertificate,
+    ) {
+        if !self.honest(i) {
+            return;
+        }
+        let number = header.number;
+        let hash = header.hash();
+        match self.agreed.get(&number) {
+            Some(h) if *h != hash => {
+                self.violations.push(Violation::Agreement { number, replica: i })
+            }
+            Some(_) => {}
+            None => {
+                self.agreed.insert(number, hash);
+            }
+        }
+        let committee = sim_committee(&self.keys, header.epoch);
+        let chain = &self.nodes[i].chain;
+        let mut reason = None;
+        if chain.len() as u64 != number || chain.last() != Some(&header.parent) {
+            reason = Some(format!("does not extend the replica's chain of {}", chain.len()));
+        } else if !self.validate(header) {
+            reason = Some("the validator rejects it".into());
+        } else if committee.index_of(&header.proposer).is_none() {
+            reason = Some("proposed by a non-member".into());
+        }
+        if let Some(reason) = reason {
+            self.violations.push(Violation::Validity { number, replica: i, reason });
+        }
+        if let Err(e) = cert.verify(header, &committee) {
+            self.violations.push(Violation::Certificate {
+                number,
+                replica: i,
+                reason: e.to_string(),
+            });
+        }
+        self.nodes[i].chain.push(hash);
+    }
+
+    fn step(&mut self, i: usize, input: Input) {
+        if !self.nodes[i].up {
+            return;
+        }
+        let actions = self.nodes[i].pbft.step(input);
+        self.apply(i, actions);
+    }
+
+    fn record(&mut self, tag: u8, i: usize, bytes: &[u8]) {
+        let mut buf = Vec::with_capacity(64 + bytes.len().min(64));
+        buf.extend_from_slice(&self.trace.0);
+        buf.extend_from_slice(&self.now.to_le_bytes());
+        buf.push(tag);
+        buf.extend_from_slice(&(i as u64).to_le_bytes());
+        buf.extend_from_slice(&itc_primitives::blake2_256(bytes).0);
+        self.trace = itc_primitives::blake2_256(&buf);
+    }
+
+    fn handle(&mut self, event: Event) {
+        if self.cfg.debug && !self.faults {
+            let who = match &event {
+                Event::Deliver { to, .. } => *to,
+                Event::Timer { replica, .. }
+                | Event::Persisted { replica, .. }
+                | Event::Propose { replica, .. }
+                | Event::Validated { replica, .. } => *replica,
+                _ => 0,
+            };
+            let what = match &event {
+                Event::Deliver { from, bytes, .. } => match SignedMessage::from_bytes(bytes) {
+                    Ok(m) => format!("from {from}: {} {:?}", m.body.kind(), brief(&m.body)),
+                    Err(_) => format!("from {from}: garbage"),
+                },
+                Event::Persisted { .. } => return self.handle_inner(event),
+                other => format!("{other:?}").chars().take(120).collect(),
+            };
+            let p = &self.nodes[who].pbft;
+            eprintln!(
+                "{:>6} r{who} v{} {:?} last {} | {what}",
+                self.now,
+                p.view(),
+                p.status(),
+                p.last_committed().0
+            );
+        }
+        self.handle_inner(event)
+    }
+
+    fn handle_inner(&mut self, event: Event) {
+        match event {
+            Event::Deliver { from, to, bytes } => {
+                self.record(0, to, &bytes);
+                if !self.nodes[to].up {
+                    return;
+                }
+                // Garbage never reaches the machine as anything but a decoding error.
+                if let Ok(msg) = SignedMessage::from_bytes(&bytes) {
+                    let key = self.keys[from];
+                    self.step(to, Input::Message(key, msg));
+                }
+            }
+            Event::Timer { replica, life, id } => {
+                self.record(1, replica, &id.0.to_le_bytes());
+                if self.nodes[replica].life == life {
+                    self.step(replica, Input::TimeoutElapsed(id));
+                }
+            }
+            Event::Persisted { replica, life, id, record } => {
+                self.record(2, replica, &record);
+                if self.nodes[replica].life == life && self.nodes[replica].up {
+                    self.nodes[replica].store.push(record);
+                    self.step(replica, Input::Persisted(id));
+                }
+            }
+            Event::Propose { replica, life, header } => {
+                self.record(3, replica, &header.encode());
+                if self.nodes[replica].life == life {
+                    self.step(replica, Input::Propose(header));
+                }
+            }
+            Event::Validated { replica, life, header } => {
+                self.record(4, replica, &header.encode());
+                if self.nodes[replica].life == life {
+                    let ok = self.validate(&header);
+                    let input = Input::Validated { seq: header.number, digest: header.hash(), ok };
+                    self.step(replica, input);
+                }
+            }
+            Event::Crash(i) => {
+                self.record(5, i, &[]);
+                if self.nodes[i].up {
+                    self.nodes[i].up = false;
+                    self.nodes[i].life += 1;
+                }
+            }
+            Event::Restart(i) => {
+                self.record(6, i, &[]);
+                self.restart(i);
+            }
+            Event::Partition(sides) => {
+                self.record(7, 0, &sides.iter().map(|b| *b as u8).collect::<Vec<_>>());
+                self.side = Some(sides);
+            }
+            Event::HealPartition => {
+                self.record(8, 0, &[]);
+                self.side = None;
+            }
+            Event::EndOfFaults => {
+                self.record(9, 0, &[]);
+                self.faults = false;
+                self.side = None;
+                for i in 0..self.cfg.n {
+                    self.restart(i);
+                }
+            }
+        }
+    }
+
+    fn restart(&mut self, i: usize) {
+        if self.nodes[i].up {
+            return;
+        }
+        let records: Vec<PersistRecord> = self.nodes[i]
+            .store
+            .iter()
+            .filter_map(|b| itc_primitives::decode_untrusted(b).ok())
+            .collect();
+        let pair = self.nodes[i].pair.clone();
+        match Pbft::restore(self.cfg.pbft.clone(), pair, self.genesis.clone(), records) {
+            Ok(mut pbft) => {
+                self.nodes[i].life += 1;
+                self.nodes[i].up = true;
+                let actions = pbft.start();
+                self.nodes[i].pbft = pbft;
+                self.apply(i, actions);
+            }
+            Err(e) => self.violations.push(Violation::Validity {
+                number: 0,
+                replica: i,
+                reason: format!("cannot restart: {e}"),
+            }),
+        }
+    }
+
+    fn run(mut self) -> Outcome {
+        let honest: Vec<usize> = (0..self.cfg.n).filter(|&i| self.honest(i)).collect();
+        let deadline = self.cfg.fault_period_ms + self.cfg.liveness_bound_ms;
+        let mut target: Option<u64> = None;
+        let mut liveness_failure = None;
+        while let Some(((time, _), event)) = self.queue.pop_first() {
+            if time > deadline {
+                break;
+            }
+            self.now = time;
+            self.events += 1;
+            self.handle(event);
+            let agreement_broken =
+                self.violations.iter().any(|v| matches!(v, Violation::Agreement { .. }));
+            if agreement_broken || (!self.violations.is_empty() && self.cfg.stop_on_violation) {
+                break;
+            }
+            if target.is_none() && !self.faults {
+                let highest = honest.iter().map(|&i| self.nodes[i].chain.len() as u64 - 1).max();
+                target = Some(highest.unwrap_or(0) + 2);
+            }
+            if let Some(t) = target {
+                if honest.iter().all(|&i| self.nodes[i].chain.len() as u64 > t) {
+                    break;
+                }
+            }
+        }
+        if let Some(t) = target {
+            let behind: Vec<String> = honest
+                .iter()
+                .filter(|&&i| (self.nodes[i].chain.len() as u64) <= t)
+                .map(|&i| {
+                    let p = &self.nodes[i].pbft;
+                    format!(
+                        "replica {i} at {} (view {}, {:?}, epoch {})",
+                        self.nodes[i].chain.len() - 1,
+                        p.view(),
+                        p.status(),
+                        p.epoch()
+                    )
+                })
+                .collect();
+            if !behind.is_empty() && self.violations.is_empty() {
+                liveness_failure = Some(format!(
+                    "{} ms after the faults ended, target milestone {t} not reached by: {}",
+                    self.cfg.liveness_bound_ms,
+                    behind.join(", ")
+                ));
+            }
+        } else if self.violations.is_empty() {
+            liveness_failure = Some("the simulation ended before the fault period".into());
+        }
+        let committed =
+            honest.iter().map(|&i| self.nodes[i].chain.len() as u64 - 1).max().unwrap_or(0);
+        let view_changes = honest.iter().map(|&i| self.nodes[i].pbft.stats().view_changes).sum();
+        Outcome {
+            config: self.cfg,
+            trace_hash: self.trace,
+            violations: self.violations,
+            liveness_failure,
+            committed,
+            events: self.events,
+            end_ms: self.now,
+            evidence: self.evidence,
+            view_changes,
+        }
+    }
+}
+
+fn brief(body: &crate::Body) -> String {
+    use crate::Body::*;
+    match body {
+        PrePrepare(p) => format!("v{} n{}", p.view, p.seq),
+        Prepare(v) | Commit(v) => format!("v{} n{} {}", v.view, v.seq, v.digest),
+        Checkpoint(c) => format!("n{}", c.seq),
+        ViewChange(vc) => {
+            format!("to v{} h{} P{}", vc.new_view, vc.stable.checkpoint.seq, vc.prepared.len())
+        }
+        NewView(nv) => format!("v{} O{}", nv.view, nv.pre_prepare_sigs.len()),
+        StateRequest { from } => format!("from {from}"),
+        StateResponse { milestones, .. } => format!("{} milestones", milestones.len()),
+    }
+}

@@ -1,0 +1,430 @@
+//! One test per protocol rule, named after the section of Castro & Liskov (OSDI'99 / TOCS'02)
+//! it checks. The cluster is lock-step and in memory (`itc_consensus::sim::Cluster`).
+use itc_consensus::{
+    message::{Body, PrePrepare, Vote},
+    sim::{committee_of, make_header, test_pair, Cluster, INVALID_VERTEX_COUNT},
+    Action, Config, Input, PersistRecord, SignedMessage, Status,
+};
+use itc_primitives::{Hash, MilestoneHeader};
+
+fn cfg() -> Config {
+    Config { checkpoint_interval: 4, window: 8, ..Config::default() }
+}
+
+/// Runs until `count` milestones are committed by every replica in `set` (or messages run out).
+fn run_until(c: &mut Cluster, set: &[usize], count: usize) {
+    while c.min_committed(set) < count {
+        if c.run(1) == 0 {
+            break;
+        }
+    }
+}
+
+fn assert_same_chain(c: &Cluster, set: &[usize]) {
+    let first = &c.committed[set[0]];
+    for &i in set {
+        for (k, (mine, theirs)) in c.committed[i].iter().zip(first).enumerate() {
+            assert_eq!(mine.0, theirs.0, "replica {i} differs at {k}");
+        }
+    }
+}
+
+#[test]
+fn s4_2_normal_case_commits_in_order_with_verifying_certificates() {
+    let mut c = Cluster::new(4, cfg());
+    run_until(&mut c, &[0, 1, 2, 3], 6);
+    let committee = c.replicas[0].committee().clone();
+    for i in 0..4 {
+        assert!(c.committed[i].len() >= 6, "replica {i} committed {}", c.committed[i].len());
+        let mut parent = c.committed[0][0].0.parent;
+        for (k, (header, cert)) in c.committed[i].iter().enumerate() {
+            assert_eq!(header.number, k as u64 + 1);
+            assert_eq!(header.parent, parent);
+            parent = header.hash();
+            cert.verify(header, &committee).unwrap();
+            assert!(cert.signatures.len() >= committee.quorum());
+        }
+    }
+    assert_same_chain(&c, &[0, 1, 2, 3]);
+    assert!(c.evidence.iter().all(Vec::is_empty));
+}
+
+#[test]
+fn s4_2_a_quorum_of_2f_plus_1_is_needed_to_commit() {
+    // With two of four replicas cut off, the other two cannot commit anything.
+    let mut c = Cluster::new(4, cfg());
+    c.filter = Box::new(|from, to, _| from < 2 && to < 2);
+    c.run(10_000);
+    assert!(c.committed.iter().all(Vec::is_empty));
+    // Three of four suffice.
+    let mut c = Cluster::new(4, cfg());
+    c.filter = Box::new(|from, to, _| from != 3 && to != 3);
+    run_until(&mut c, &[0, 1, 2], 3);
+    assert!(c.min_committed(&[0, 1, 2]) >= 3);
+    assert!(c.committed[3].is_empty());
+}
+
+#[test]
+fn s4_2_backup_accepts_pre_prepare_only_from_the_primary() {
+    let mut c = Cluster::new(4, cfg());
+    c.queue.clear();
+    let header = make_header(1, c.replicas[1].last_committed().1, 0, c.keys[2], 0, None);
+    let forged = SignedMessage::sign(
+        &test_pair(2),
+        0,
+        Body::PrePrepare(PrePrepare { view: 0, seq: 1, header }),
+    );
+    let actions = c.replicas[1].step(Input::Message(c.keys[2], forged));
+    assert!(actions.is_empty(), "a pre-prepare from a backup must be ignored: {actions:?}");
+    assert_eq!(c.replicas[1].stats().rejected, 1);
+}
+
+#[test]
+fn s4_2_messages_are_held_until_persisted() {
+    let mut c = Cluster::new(4, cfg());
+    // Take replica 0's pre-prepare and feed it to replica 1 by hand.
+    let (_, _, pp) = c
+        .queue
+        .iter()
+        .find(|(f, t, m)| *f == 0 && *t == 1 && matches!(m.body, Body::PrePrepare(_)))
+        .cloned()
+        .unwrap();
+    let mut actions = c.replicas[1].step(Input::Message(c.keys[0], pp));
+    let Some(Action::Validate(h)) = actions.pop() else { panic!("expected validation") };
+    let actions = c.replicas[1].step(Input::Validated { seq: 1, digest: h.hash(), ok: true });
+    let id = match actions.as_slice() {
+        [Action::Persist(id, PersistRecord::Sent(m))] => {
+            assert!(matches!(m.body, Body::Prepare(_)));
+            *id
+        }
+        other => panic!("expected only a persist, got {other:?}"),
+    };
+    let actions = c.replicas[1].step(Input::Persisted(id));
+    assert!(
+        matches!(actions.as_slice(), [Action::Broadcast(m)] if matches!(m.body, Body::Prepare(_)))
+    );
+}
+
+#[test]
+fn s4_3_pre_prepare_above_the_high_watermark_is_not_accepted() {
+    let mut c = Cluster::new(4, cfg());
+    c.queue.clear();
+    let high = c.replicas[1].high_watermark();
+    let header = make_header(high + 1, Hash([1; 32]), 0, c.keys[0], 0, None);
+    let pp = SignedMessage::sign(
+        &test_pair(0),
+        0,
+        Body::PrePrepare(PrePrepare { view: 0, seq: high + 1, header }),
+    );
+    let actions = c.replicas[1].step(Input::Message(c.keys[0], pp));
+    // The replica only asks the far-ahead primary for state; it does not validate or vote.
+    assert!(actions
+        .iter()
+        .all(|a| matches!(a, Action::Send(_, m) if matches!(m.body, Body::StateRequest { .. }))));
+}
+
+#[test]
+fn s4_3_checkpoints_become_stable_and_garbage_is_collected() {
+    let mut c = Cluster::new(4, cfg());
+    run_until(&mut c, &[0, 1, 2, 3], 13);
+    c.run(10_000);
+    for r in &c.replicas {
+        assert!(r.low_watermark() >= 12, "low watermark {}", r.low_watermark());
+        assert_eq!(r.low_watermark() % 4, 0);
+        assert_eq!(r.high_watermark(), r.low_watermark() + 8);
+        // Only slots above the stable checkpoint remain.
+        assert!(r.log_len() <= 8 * 3, "log of {} entries", r.log_len());
+    }
+    let stable = c.store[0].iter().filter(|r| matches!(r, PersistRecord::Stable { .. })).count();
+    assert!(stable >= 3, "{stable} stable checkpoints persisted");
+}
+
+#[test]
+fn s4_3_progress_stops_at_the_high_watermark_without_checkpoints() {
+    let mut c = Cluster::new(4, cfg());
+    c.filter = Box::new(|_, _, m| !matches!(m.body, Body::Checkpoint(_)));
+    c.run(100_000);
+    for i in 0..4 {
+        assert_eq!(c.committed[i].len(), 8, "replica {i} must stop at the window of 8");
+        assert_eq!(c.replicas[i].low_watermark(), 0);
+    }
+}
+
+#[test]
+fn s4_4_silent_primary_is_replaced_by_view_change() {
+    let mut c = Cluster::new(4, cfg());
+    run_until(&mut c, &[0, 1, 2, 3], 2);
+    c.crash(0);
+    c.run(100_000);
+    let before = c.min_committed(&[1, 2, 3]);
+    for i in 1..4 {
+        c.fire_timeout(i);
+    }
+    run_until(&mut c, &[1, 2, 3], before + 3);
+    for i in 1..4 {
+        assert_eq!(c.replicas[i].view(), 1);
+        assert_eq!(c.replicas[i].status(), Status::Normal);
+        assert!(c.committed[i].len() >= before + 3);
+    }
+    assert_same_chain(&c, &[1, 2, 3]);
+    let proposer = c.committed[1].last().unwrap().0.proposer;
+    assert_eq!(proposer, c.keys[1], "the primary of view 1 is replica 1");
+}
+
+#[test]
+fn s4_4_invalid_proposal_makes_backups_change_view() {
+    let mut c = Cluster::with_members(4, &[0, 1, 2, 3], cfg());
+    let keys = c.keys.clone();
+    c.proposer = Box::new(move |i, seq, parent, epoch| {
+        let mut h = make_header(seq, parent, epoch, keys[i], 0, None);
+        if i == 0 {
+            h.vertex_count = INVALID_VERTEX_COUNT;
+        }
+        h
+    });
+    c.start_all();
+    run_until(&mut c, &[1, 2, 3], 2);
+    for i in 1..4 {
+        assert!(c.replicas[i].view() >= 1, "replica {i} stayed in view 0");
+        assert!(c.committed[i].iter().all(|(h, _)| h.vertex_count != INVALID_VERTEX_COUNT));
+        assert!(c.committed[i].len() >= 2);
+    }
+}
+
+#[test]
+fn s4_4_new_primary_re_proposes_the_prepared_value() {
+    let mut c = Cluster::new(4, cfg());
+    // Commits never arrive: milestone 1 prepares everywhere but commits nowhere.
+    c.filter = Box::new(|_, _, m| !matches!(m.body, Body::Commit(_)));
+    c.run(100_000);
+    assert!(c.committed.iter().all(Vec::is_empty));
+    let prepared: Vec<MilestoneHeader> = c.store[1]
+        .iter()
+        .filter_map(|r| match r {
+            PersistRecord::Prepared(cert) => Some(cert.header.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(prepared.len(), 1);
+    c.filter = Box::new(|_, _, _| true);
+    for i in 0..4 {
+        c.fire_timeout(i);
+    }
+    run_until(&mut c, &[0, 1, 2, 3], 2);
+    for i in 0..4 {
+        assert_eq!(c.committed[i][0].0, prepared[0], "replica {i} must commit the prepared header");
+        assert_eq!(c.committed[i][0].1.view, 1, "committed in the new view");
+    }
+}
+
+#[test]
+fn s4_4_view_change_timeout_doubles_until_a_new_view_succeeds() {
+    let mut c = Cluster::new(4, Config { base_timeout_ms: 100, max_timeout_ms: 1_000, ..cfg() });
+    c.queue.clear();
+    // New-view messages are lost: every view fails.
+    c.filter = Box::new(|_, _, m| !matches!(m.body, Body::NewView(_)));
+    c.record = true;
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        c.trace.clear();
+        for i in 0..4 {
+            c.fire_timeout(i);
+        }
+        c.run(10_000);
+        let after = c.trace.iter().find_map(|(i, a)| match a {
+            Action::ScheduleTimeout { after_ms, .. } if *i == 2 => Some(*after_ms),
+            _ => None,
+        });
+        seen.push(after.unwrap());
+    }
+    assert_eq!(seen, vec![200, 400, 800, 1_000, 1_000]);
+    assert_eq!(c.replicas[2].view(), 5);
+    assert_eq!(c.replicas[2].status(), Status::ViewChanging);
+}
+
+#[test]
+fn s4_5_2_a_replica_alone_does_not_race_ahead_through_views() {
+    let mut c = Cluster::new(4, cfg());
+    c.queue.clear();
+    c.fire_timeout(2);
+    c.queue.clear();
+    for _ in 0..5 {
+        c.fire_timeout(2);
+    }
+    assert_eq!(c.replicas[2].view(), 1, "without 2f+1 view changes for view 1 it waits");
+    // Meanwhile it retransmits its view change.
+    let resent =
+        c.queue.iter().filter(|(f, _, m)| *f == 2 && matches!(m.body, Body::ViewChange(_))).count();
+    assert_eq!(resent, 5 * 3);
+}
+
+#[test]
+fn s4_4_f_plus_1_view_changes_pull_a_replica_into_the_view_change() {
+    let mut c = Cluster::new(4, cfg());
+    c.queue.clear();
+    c.fire_timeout(1);
+    c.filter = Box::new(|from, to, _| from == 1 && to == 3);
+    c.run(100);
+    assert_eq!(c.replicas[3].status(), Status::Normal, "one view change is not enough");
+    c.fire_timeout(2);
+    c.filter = Box::new(|from, to, _| from == 2 && to == 3);
+    c.run(100);
+    assert_eq!(c.replicas[3].view(), 1);
+    assert_eq!(c.replicas[3].status(), Status::ViewChanging);
+}
+
+#[test]
+fn s4_4_view_change_with_a_forged_prepared_certificate_is_rejected() {
+    let mut c = Cluster::new(4, cfg());
+    c.queue.clear();
+    c.fire_timeout(3);
+    let (_, _, mut vc) = c
+        .queue
+        .iter()
+        .find(|(f, t, m)| *f == 3 && *t == 1 && matches!(m.body, Body::ViewChange(_)))
+        .cloned()
+        .unwrap();
+    c.queue.clear();
+    if let Body::ViewChange(v) = &mut vc.body {
+        let header = make_header(1, Hash::ZERO, 0, c.keys[0], 0, None);
+        v.prepared =
+            itc_primitives::codec::BoundedVec::new(vec![itc_consensus::message::PreparedCert {
+                view: 0,
+                seq: 1,
+                header,
+                pre_prepare_sig: Default::default(),
+                prepares: Default::default(),
+            }])
+            .unwrap();
+    }
+    let resigned = SignedMessage::sign(&test_pair(3), 0, vc.body.clone());
+    let before = c.replicas[1].stats().rejected;
+    c.input(1, Input::Message(c.keys[3], resigned));
+    assert_eq!(c.replicas[1].stats().rejected, before + 1);
+}
+
+#[test]
+fn evidence_is_emitted_for_an_equivocating_primary_and_conflicting_votes() {
+    let mut c = Cluster::new(4, cfg());
+    c.queue.clear();
+    let parent = c.replicas[1].last_committed().1;
+    let p0 = test_pair(0);
+    let pp = |salt| {
+        let header = make_header(1, parent, 0, p0.public(), salt, None);
+        SignedMessage::sign(&p0, 0, Body::PrePrepare(PrePrepare { view: 0, seq: 1, header }))
+    };
+    c.input(1, Input::Message(c.keys[0], pp(0)));
+    c.input(1, Input::Message(c.keys[0], pp(1)));
+    assert_eq!(c.evidence[1].len(), 1);
+    assert!(c.evidence[1][0].is_valid());
+    let p2 = test_pair(2);
+    let vote = |b| Body::Commit(Vote { view: 0, seq: 1, digest: Hash([b; 32]) });
+    c.input(1, Input::Message(c.keys[2], SignedMessage::sign(&p2, 0, vote(1))));
+    c.input(1, Input::Message(c.keys[2], SignedMessage::sign(&p2, 0, vote(2))));
+    c.input(1, Input::Message(c.keys[2], SignedMessage::sign(&p2, 0, vote(3))));
+    assert_eq!(c.evidence[1].len(), 2, "one report per equivocation");
+    let e = &c.evidence[1][1];
+    assert!(e.is_valid());
+    assert_eq!(e.first.sender, c.keys[2]);
+    // Two identical messages are not evidence.
+    let mut same = e.clone();
+    same.second = same.first.clone();
+    assert!(!same.is_valid());
+}
+
+#[test]
+fn forged_and_garbage_messages_are_rejected_without_effect() {
+    let mut c = Cluster::new(4, cfg());
+    c.queue.clear();
+    let outsider = test_pair(9);
+    let vote = Body::Prepare(Vote { view: 0, seq: 1, digest: Hash([1; 32]) });
+    // Not a member.
+    let m = SignedMessage::sign(&outsider, 0, vote.clone());
+    assert!(c.replicas[1].step(Input::Message(outsider.public(), m)).is_empty());
+    // Transport peer differs from the claimed sender.
+    let m = SignedMessage::sign(&test_pair(2), 0, vote.clone());
+    assert!(c.replicas[1].step(Input::Message(c.keys[3], m.clone())).is_empty());
+    // Bad signature.
+    let mut bad = m;
+    bad.signature.0[0] ^= 1;
+    assert!(c.replicas[1].step(Input::Message(c.keys[2], bad)).is_empty());
+    assert_eq!(c.replicas[1].stats().rejected, 3);
+    // Random bytes never decode into something that panics the machine.
+    let mut x: u64 = 0x1234_5678;
+    for len in 0..400usize {
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        if let Ok(msg) = SignedMessage::from_bytes(&bytes) {
+            let from = msg.sender;
+            let _ = c.replicas[1].step(Input::Message(from, msg));
+        }
+    }
+    assert_eq!(c.replicas[1].last_committed().0, 0);
+}
+
+#[test]
+fn state_transfer_catches_up_a_replica_that_missed_checkpoints() {
+    let mut c = Cluster::new(4, cfg());
+    c.filter = Box::new(|from, to, _| from != 3 && to != 3);
+    run_until(&mut c, &[0, 1, 2], 20);
+    assert!(c.committed[3].is_empty());
+    assert!(c.replicas[0].low_watermark() >= 16, "the others garbage-collected");
+    c.filter = Box::new(|_, _, _| true);
+    c.fire_timeout(3);
+    run_until(&mut c, &[3], 20);
+    assert!(c.committed[3].len() >= 20, "caught up to {}", c.committed[3].len());
+    assert_same_chain(&c, &[0, 1, 2, 3]);
+    let committee = c.replicas[3].committee().clone();
+    for (h, cert) in &c.committed[3] {
+        cert.verify(h, &committee).unwrap();
+    }
+}
+
+#[test]
+fn crashed_replica_restarts_from_its_records_without_equivocating() {
+    let mut c = Cluster::new(4, cfg());
+    run_until(&mut c, &[0, 1, 2, 3], 3);
+    c.crash(2);
+    run_until(&mut c, &[0, 1, 3], 6);
+    c.restart(2).unwrap();
+    assert!(c.replicas[2].last_committed().0 >= 3, "restored its commits");
+    run_until(&mut c, &[0, 1, 2, 3], 9);
+    assert_same_chain(&c, &[0, 1, 2, 3]);
+    assert!(c.evidence.iter().all(Vec::is_empty), "{:?}", c.evidence);
+}
+
+#[test]
+fn epoch_boundary_hands_over_to_the_next_committee() {
+    // Replicas 0..4 form epoch 0; replica 4 observes. Milestone 5 names epoch 1: 1, 2, 3, 4.
+    let mut c = Cluster::with_members(5, &[0, 1, 2, 3], cfg());
+    let keys = c.keys.clone();
+    let next = committee_of(1, &keys[1..5]);
+    let proposer_keys = keys.clone();
+    c.proposer = Box::new(move |i, seq, parent, epoch| {
+        let hand_over = (seq == 5).then(|| next.clone());
+        make_header(seq, parent, epoch, proposer_keys[i], 0, hand_over)
+    });
+    c.start_all();
+    run_until(&mut c, &[1, 2, 3, 4], 9);
+    for i in 1..5 {
+        let chain = &c.committed[i];
+        assert!(chain.len() >= 9, "replica {i} committed {}", chain.len());
+        assert_eq!(c.replicas[i].epoch(), 1);
+        for (h, _) in chain.iter().skip(5) {
+            assert_eq!(h.epoch, 1);
+            assert_ne!(h.proposer, keys[0], "replica 0 left the committee");
+        }
+        let new_committee = c.replicas[i].committee().clone();
+        assert_eq!(new_committee.members.to_vec(), keys[1..5].to_vec());
+        for (h, cert) in chain.iter().skip(5) {
+            cert.verify(h, &new_committee).unwrap();
+        }
+    }
+    assert_same_chain(&c, &[1, 2, 3, 4]);
+}
