@@ -6,6 +6,7 @@
 //! - [`rpc`]: the JSON-RPC server over the [`rpc::ChainApi`] port the driver implements.
 //! - [`metrics`]: Prometheus metrics and the `/metrics` endpoint.
 //! - [`config`]: the TOML configuration file.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 pub mod cli;
 pub mod config;
 mod error;
