@@ -45,6 +45,18 @@ fn sample_header() -> MilestoneHeader {
     }
 }
 
+/// //Alice's commit of `header` in view 0.
+fn sample_certificate(header: &MilestoneHeader) -> FinalityCertificate {
+    let payload = commit_payload(header.number, 0, &header.hash());
+    FinalityCertificate {
+        number: header.number,
+        view: 0,
+        header_hash: header.hash(),
+        signatures: BoundedVec::new(vec![(alice().public(), alice().sign_deterministic(&payload))])
+            .unwrap(),
+    }
+}
+
 fn vectors() -> Vec<(&'static str, String)> {
     let h = |b: Vec<u8>| hex::encode(b);
     let genesis = blake2_256(b"itc-genesis");
@@ -56,13 +68,7 @@ fn vectors() -> Vec<(&'static str, String)> {
     };
     let header = sample_header();
     let payload = commit_payload(header.number, 0, &header.hash());
-    let cert = FinalityCertificate {
-        number: 1,
-        view: 0,
-        header_hash: header.hash(),
-        signatures: BoundedVec::new(vec![(alice().public(), alice().sign_deterministic(&payload))])
-            .unwrap(),
-    };
+    let cert = sample_certificate(&header);
     let committee =
         Committee { epoch: 3, members: BoundedVec::new(vec![alice().public()]).unwrap() };
     let leaves: Vec<Hash> = (0u8..3).map(|i| blake2_256(&[i])).collect();
@@ -137,13 +143,6 @@ fn the_sample_transaction_and_certificate_verify() {
     let header = sample_header();
     let committee =
         Committee { epoch: 0, members: BoundedVec::new(vec![alice().public()]).unwrap() };
-    let payload = commit_payload(header.number, 0, &header.hash());
-    let cert = FinalityCertificate {
-        number: 1,
-        view: 0,
-        header_hash: header.hash(),
-        signatures: BoundedVec::new(vec![(alice().public(), alice().sign_deterministic(&payload))])
-            .unwrap(),
-    };
+    let cert = sample_certificate(&header);
     cert.verify(&header, &committee).unwrap();
 }
