@@ -40,9 +40,11 @@ fn main() {
         if verbose {
             println!("{:#?}", out.config);
             println!(
-                "committed {}, events {}, end {} ms, view changes {}, evidence {}, trace {:?}",
+                "committed {}, events {}, max queued {}, end {} ms, view changes {}, evidence {}, \
+                 trace {:?}",
                 out.committed,
                 out.events,
+                out.max_queue,
                 out.end_ms,
                 out.view_changes,
                 out.evidence,

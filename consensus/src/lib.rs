@@ -42,7 +42,7 @@
 //! | §4.4 view change | on timeout (or an invalid proposal) multicast `ViewChange { new_view, stable checkpoint proof, P }` where P holds, per number above `h`, the prepared certificate of the highest view |
 //! | §4.4 new view | the new primary, with 2f+1 view changes, multicasts `NewView { view, V, signatures of O }`; min-s is the highest stable checkpoint in V and O re-proposes, per number above it, the header of the highest-view prepared certificate; backups recompute O and check it |
 //! | §4.4 timeout doubling | the timeout doubles with every view change without progress (capped), and resets on a commit |
-//! | §4.5.2 liveness | f+1 view changes for higher views make a replica join the smallest; the timer of a new view only moves on once 2f+1 view changes for it arrived (a replica alone waits and retransmits) |
+//! | §4.5.2 liveness | f+1 view changes for higher views make a replica join the smallest; the timer of a new view only moves on once 2f+1 view changes for it arrived (a replica alone waits and retransmits); a view change for a view below ours is answered with our view changes from that view up, each at most once per peer per timer period, so answers to answers die out instead of multiplying |
 //! | §4.4 / §5 faulty primary | silent (timeout), invalid proposal (`Validated { ok: false }` or broken links: immediate view change), equivocating (no quorum, timeout; plus evidence) |
 //! | §5.3 state transfer | a replica that sees others ahead asks for `StateRequest { from }` and applies certified milestones (header + certificate) it verifies itself |
 //! | §4 stable storage | [`PersistRecord`]s: every sent message, prepared certificates, commits, stable checkpoints; [`Pbft::restore`] rebuilds from them |
@@ -116,7 +116,8 @@
 //! [`sim`] holds a lock-step [`sim::Cluster`] (unit tests, benchmark) and a seeded discrete-event
 //! simulator ([`sim::run`]) with latency, jitter, drops, duplicates, healing partitions,
 //! crash/restart from persisted records and up to f byzantine replicas; it checks agreement,
-//! validity and every certificate after every event, and liveness after the faults end. Long run:
+//! validity and every certificate after every event, and liveness after the faults end; a run
+//! that exceeds its caps on events or queued messages stops as a liveness failure. Long run:
 //! `cargo run -p itc-consensus --release --example sim -- --seeds 10000`.
 //!
 //! ## Limits

@@ -62,3 +62,29 @@ fn weakened_quorum_of_2f_is_caught_as_agreement_violation() {
     assert!(!caught.is_empty(), "no default seed caught the 2f quorum");
     println!("first default seed that caught the 2f quorum: {caught:?}");
 }
+
+#[test]
+fn seed_141_stale_view_change_answers_do_not_storm() {
+    // Seed 141 once grew its queue without bound: two replicas answered each other's stale view
+    // changes, each answer begetting several more. It must pass with a small queue.
+    let out = run(SimConfig::for_seed(141));
+    assert!(out.passed(), "{:?} {:?}", out.violations, out.liveness_failure);
+    assert!(out.max_queue < 1_000, "queue grew to {}", out.max_queue);
+}
+
+#[test]
+fn guard_stops_a_run_that_exceeds_its_event_caps_as_a_liveness_failure() {
+    let mut cfg = SimConfig::for_seed(0);
+    cfg.max_queued = 20;
+    let out = run(cfg);
+    let why = out.liveness_failure.expect("the queue cap must stop the run");
+    assert!(why.contains("event storm stopped by the guard"), "{why}");
+    assert!(out.max_queue > 20 && out.events < 1_000, "{} events", out.events);
+
+    let mut cfg = SimConfig::for_seed(0);
+    cfg.max_events = 300;
+    let out = run(cfg);
+    let why = out.liveness_failure.expect("the event cap must stop the run");
+    assert!(why.contains("300 events processed (cap 300)"), "{why}");
+    assert_eq!(out.events, 300);
+}

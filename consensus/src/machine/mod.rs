@@ -83,6 +83,9 @@ pub struct Pbft {
     pub(crate) my_new_view: Option<SignedMessage>,
     /// The view changes this replica sent for recent views, resent to replicas in lower views.
     pub(crate) own_view_changes: BTreeMap<View, SignedMessage>,
+    /// `(peer, view)`: our view change for `view` was resent to `peer` in this timer period
+    /// (at most members × 9 entries; cleared whenever the timer restarts).
+    pub(crate) answered: BTreeSet<(AccountId, View)>,
     /// First signed message per `(sender, kind, view, seq)`, to detect equivocation.
     pub(crate) seen: BTreeMap<(AccountId, u8, View, SeqNo), SignedMessage>,
     pub(crate) reported: BTreeSet<(AccountId, u8, View, SeqNo)>,
@@ -134,6 +137,7 @@ impl Pbft {
             view_changes: BTreeMap::new(),
             my_new_view: None,
             own_view_changes: BTreeMap::new(),
+            answered: BTreeSet::new(),
             seen: BTreeMap::new(),
             reported: BTreeSet::new(),
             validity: BTreeMap::new(),
@@ -229,6 +233,31 @@ impl Pbft {
         self.slots.len() + self.prepared.len() + self.checkpoint_votes.len()
     }
 
+    /// How many peer messages, votes and per-peer records the replica holds (log slots, prepared
+    /// certificates, view changes, checkpoint votes, the equivocation detector, validation
+    /// verdicts, answered resends). Whatever peers send, it stays within a bound set by the
+    /// configuration and the committee size (for tests of memory bounds).
+    pub fn retained_messages(&self) -> usize {
+        let slots: usize = self
+            .slots
+            .values()
+            .map(|s| usize::from(s.pre_prepare.is_some()) + s.prepares.len() + s.commits.len())
+            .sum();
+        let view_changes: usize = self.view_changes.values().map(BTreeMap::len).sum();
+        let checkpoints: usize = self.checkpoint_votes.values().map(BTreeMap::len).sum();
+        slots
+            + view_changes
+            + checkpoints
+            + self.prepared.len()
+            + self.committed_local.len()
+            + self.seen.len()
+            + self.reported.len()
+            + self.validity.len()
+            + self.validation_requested.len()
+            + self.own_view_changes.len()
+            + self.answered.len()
+    }
+
     pub(crate) fn is_member(&self) -> bool {
         self.committee.index_of(&self.me).is_some()
     }
@@ -283,6 +312,8 @@ impl Pbft {
 
     pub(crate) fn restart_timer(&mut self) {
         self.timer += 1;
+        // A new period: stale view changes may be answered again (bounded per period).
+        self.answered.clear();
         let after_ms = self.timeout_ms();
         self.out.push(Action::ScheduleTimeout { id: TimerId(self.timer), after_ms });
     }

@@ -137,10 +137,16 @@ impl Pbft {
         if v < self.view {
             // The sender is stuck in a lower view, perhaps because our view change for it was
             // lost: resend ours from its view up, so it can complete a quorum or follow us.
-            let mine: Vec<SignedMessage> =
-                self.own_view_changes.range(v..).map(|(_, m)| m.clone()).collect();
-            for m in mine {
-                self.out.push(crate::io::Action::Send(msg.sender, m));
+            // Each of ours goes to a peer at most once per timer period: a resent view change is
+            // stale for a receiver that moved on, and answering stale messages without a limit
+            // made two replicas answer each other's answers, each answer begetting several, a
+            // message storm that grew without bound (simulator seed 141).
+            let mine: Vec<(View, SignedMessage)> =
+                self.own_view_changes.range(v..).map(|(w, m)| (*w, m.clone())).collect();
+            for (w, m) in mine {
+                if self.answered.insert((msg.sender, w)) {
+                    self.out.push(crate::io::Action::Send(msg.sender, m));
+                }
             }
             return;
         }

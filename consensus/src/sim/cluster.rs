@@ -1,6 +1,6 @@
 //! A lock-step in-memory cluster: messages are delivered in FIFO order, persistence and
 //! validation answer at once, timeouts fire only when a test asks. Unit tests and the benchmark
-//! use it; the randomised fault-injecting network is [`super::Simulation`].
+//! use it; the randomised fault-injecting network is [`super::run`].
 use std::collections::VecDeque;
 
 use itc_primitives::{

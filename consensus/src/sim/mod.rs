@@ -18,6 +18,11 @@
 //! at that moment within [`SimConfig::liveness_bound_ms`] of simulated time (60 s by default),
 //! with the byzantine replicas still active.
 //!
+//! **Guard**: no seed runs unbounded. A run that processes more than [`SimConfig::max_events`]
+//! events or holds more than [`SimConfig::max_queued`] in its queue (a message storm, a timer
+//! loop) is stopped and reported as a liveness failure that names the caps and the kinds of
+//! message filling the queue.
+//!
 //! The run's trace hash chains every processed event, so the same seed gives the same hash; a
 //! failing run reports [`Outcome::replay_command`].
 use std::collections::BTreeMap;
@@ -67,8 +72,15 @@ pub struct SimConfig {
     /// Stop at the first safety violation (tests of the weakened quorum keep going until an
     /// agreement violation).
     pub stop_on_violation: bool,
-    /// Print every event of honest replicas after the fault period to stderr (debugging aid).
+    /// Print which replicas are byzantine, and every event after the fault period, to stderr
+    /// (debugging aid).
     pub debug: bool,
+    /// Hard cap on processed events: a run that needs more is stopped and reported as a
+    /// liveness failure (a message storm or a timer loop), so no seed runs unbounded.
+    pub max_events: u64,
+    /// Hard cap on events waiting in the queue (messages in flight, timers): a run that exceeds
+    /// it is stopped and reported as a liveness failure instead of exhausting memory.
+    pub max_queued: usize,
 }
 
 impl SimConfig {
@@ -99,9 +111,16 @@ impl SimConfig {
             },
             stop_on_violation: true,
             debug: false,
+            max_events: MAX_EVENTS,
+            max_queued: MAX_QUEUED,
         }
     }
 }
+
+/// Default [`SimConfig::max_events`]: a passing seed processes a few thousand events.
+pub const MAX_EVENTS: u64 = 500_000;
+/// Default [`SimConfig::max_queued`]: a passing seed queues at most a few hundred events.
+pub const MAX_QUEUED: usize = 50_000;
 
 /// A safety violation found by the checker.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -148,6 +167,8 @@ pub struct Outcome {
     pub committed: u64,
     /// Events processed.
     pub events: u64,
+    /// The largest number of events waiting in the queue at once.
+    pub max_queue: usize,
     /// Simulated time at the end, ms.
     pub end_ms: u64,
     /// Evidence actions emitted by honest replicas.
@@ -262,6 +283,13 @@ pub fn run(cfg: SimConfig) -> Outcome {
         events: 0,
         evidence: 0,
     };
+    if cfg.debug {
+        for (i, node) in sim.nodes.iter().enumerate() {
+            if let Some(b) = &node.byzantine {
+                eprintln!("replica {i} is byzantine: {b:?}");
+            }
+        }
+    }
     sim.schedule_faults();
     for i in 0..cfg.n {
         let actions = sim.nodes[i].pbft.start();
@@ -278,6 +306,7 @@ fn failed_config(cfg: SimConfig, why: &str) -> Outcome {
         liveness_failure: Some(why.into()),
         committed: 0,
         events: 0,
+        max_queue: 0,
         end_ms: 0,
         evidence: 0,
         view_changes: 0,
@@ -617,6 +646,8 @@ impl Sim {
         let deadline = self.cfg.fault_period_ms + self.cfg.liveness_bound_ms;
         let mut target: Option<u64> = None;
         let mut liveness_failure = None;
+        let mut storm = None;
+        let mut max_queue = self.queue.len();
         while let Some(((time, _), event)) = self.queue.pop_first() {
             if time > deadline {
                 break;
@@ -624,6 +655,12 @@ impl Sim {
             self.now = time;
             self.events += 1;
             self.handle(event);
+            max_queue = max_queue.max(self.queue.len());
+            // The hard guard: no seed may run unbounded, whatever the protocol does.
+            if self.queue.len() > self.cfg.max_queued || self.events >= self.cfg.max_events {
+                storm = Some(self.storm_report());
+                break;
+            }
             let agreement_broken =
                 self.violations.iter().any(|v| matches!(v, Violation::Agreement { .. }));
             if agreement_broken || (!self.violations.is_empty() && self.cfg.stop_on_violation) {
@@ -664,6 +701,9 @@ impl Sim {
         } else if self.violations.is_empty() {
             liveness_failure = Some("the simulation ended before the fault period".into());
         }
+        if storm.is_some() {
+            liveness_failure = storm;
+        }
         let committed =
             honest.iter().map(|&i| self.nodes[i].chain.len() as u64 - 1).max().unwrap_or(0);
         let view_changes = honest.iter().map(|&i| self.nodes[i].pbft.stats().view_changes).sum();
@@ -674,10 +714,43 @@ impl Sim {
             liveness_failure,
             committed,
             events: self.events,
+            max_queue,
             end_ms: self.now,
             evidence: self.evidence,
             view_changes,
         }
+    }
+
+    /// Describes a run stopped by the guard: the caps, and the messages that fill the queue.
+    fn storm_report(&self) -> String {
+        let mut by_kind: BTreeMap<(usize, usize, &'static str), usize> = BTreeMap::new();
+        for event in self.queue.values() {
+            let key = match event {
+                Event::Deliver { from, to, bytes } => match SignedMessage::from_bytes(bytes) {
+                    Ok(m) => (*from, *to, m.body.kind()),
+                    Err(_) => (*from, *to, "garbage"),
+                },
+                _ => (0, 0, "other event"),
+            };
+            *by_kind.entry(key).or_default() += 1;
+        }
+        let mut top: Vec<_> = by_kind.into_iter().collect();
+        top.sort_by_key(|entry| std::cmp::Reverse(entry.1));
+        let top: Vec<String> = top
+            .iter()
+            .take(3)
+            .map(|((from, to, kind), count)| format!("{count} x {kind} {from}->{to}"))
+            .collect();
+        format!(
+            "event storm stopped by the guard at {} ms: {} events processed (cap {}), {} queued \
+             (cap {}); most queued: {}",
+            self.now,
+            self.events,
+            self.cfg.max_events,
+            self.queue.len(),
+            self.cfg.max_queued,
+            top.join(", ")
+        )
     }
 }
 
