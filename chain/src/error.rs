@@ -116,6 +116,9 @@ pub enum Error {
         /// Which root or field differs.
         what: &'static str,
     },
+    /// What the node persisted cannot be reopened.
+    #[error("cannot restore the validator: {0}")]
+    Restore(String),
     /// The configuration is unusable.
     #[error("invalid chain configuration: {0}")]
     Config(String),

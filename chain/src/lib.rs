@@ -91,11 +91,11 @@
 //!
 //! ## Limits
 //! - Speculative execution clones the state backend (`B: Clone`); cheap for
-//!   [`itc_runtime::MemoryBackend`] with bounded history, but a database backend needs a cheap
-//!   snapshot-plus-overlay clone (or a runtime API that executes without committing).
+//!   [`itc_runtime::MemoryBackend`] with bounded history; the node's database backend clones a
+//!   handle plus an overlay of the writes not yet flushed ([`Validator::state_mut`]).
 //! - Finalised milestones, receipts and the tx index are kept in memory; the node persists them
-//!   from [`Output::Finalized`]. Restart from disk ([`itc_consensus::Pbft::restore`], DAG
-//!   restore) is not wired here yet.
+//!   from [`Output::Finalized`] and hands them back to [`Validator::restore`] after a restart
+//!   (with the DAG store, the state and the replica's persist log, [`Persisted`]).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod config;
@@ -104,6 +104,7 @@ mod execute;
 pub mod genesis;
 mod mempool;
 mod query;
+mod restore;
 pub mod sim;
 mod validator;
 
@@ -111,4 +112,5 @@ pub use config::ChainConfig;
 pub use error::{Error, Result};
 pub use genesis::Genesis;
 pub use query::TxStatus;
+pub use restore::Persisted;
 pub use validator::{Event, Finalized, Output, Submitted, Validator};

@@ -161,6 +161,13 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
         &self.state
     }
 
+    /// The latest finalised state, mutably, for the node's storage adapter to take the writes
+    /// that applying milestones left in it (see the node's state backend). Writing state through
+    /// it breaks consensus: every change must come from a milestone.
+    pub fn state_mut(&mut self) -> &mut B {
+        &mut self.state
+    }
+
     /// The DAG.
     pub fn dag(&self) -> &Dag<S> {
         &self.dag

@@ -103,7 +103,7 @@ pub struct Submitted {
 
 /// A proposal the replica asked for.
 #[derive(Clone, Debug)]
-struct ProposalRequest {
+pub(crate) struct ProposalRequest {
     seq: MilestoneNumber,
     parent: Hash,
     epoch: u64,
@@ -133,13 +133,13 @@ pub struct Validator<S: DagStore, B: StateBackend + Clone> {
     pub(crate) by_hash: HashMap<Hash, MilestoneNumber>,
     /// tx hash -> (milestone, position).
     pub(crate) tx_index: HashMap<Hash, (MilestoneNumber, u32)>,
-    proposal: Option<ProposalRequest>,
-    to_validate: BTreeMap<Hash, MilestoneHeader>,
-    to_apply: VecDeque<(MilestoneHeader, FinalityCertificate)>,
-    executed: HashMap<Hash, Execution<B>>,
-    attach_counter: u64,
-    last_fetch: Vec<Hash>,
-    confirmed_vertices: u64,
+    pub(crate) proposal: Option<ProposalRequest>,
+    pub(crate) to_validate: BTreeMap<Hash, MilestoneHeader>,
+    pub(crate) to_apply: VecDeque<(MilestoneHeader, FinalityCertificate)>,
+    pub(crate) executed: HashMap<Hash, Execution<B>>,
+    pub(crate) attach_counter: u64,
+    pub(crate) last_fetch: Vec<Hash>,
+    pub(crate) confirmed_vertices: u64,
 }
 
 impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {

@@ -183,6 +183,12 @@ impl<S: KvStore> JmtBackend<S> {
         &self.store
     }
 
+    /// The underlying store, mutably: for a store that buffers committed writes (the node's),
+    /// to take them. Writing through it bypasses the tree: the state root no longer matches.
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+
     fn node_writes(batch: &TreeUpdateBatch, out: &mut Vec<Write>) -> Result<()> {
         for (key, node) in batch.node_batch.nodes() {
             out.push((Column::Nodes, borsh_bytes(key)?, Some(borsh_bytes(node)?)));

@@ -1,0 +1,163 @@
+//! Reopening a validator from what the node persisted: the state backend (at the latest
+//! finalised version), the DAG store, the finalised milestones and the replica's persist log.
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+use itc_consensus::{Pbft, PersistRecord};
+use itc_dag::{Dag, DagConfig, DagStore};
+use itc_primitives::Pair;
+use itc_runtime::{GenesisConfig, MemoryBackend, StateBackend};
+
+use crate::{
+    execute::load,
+    genesis,
+    mempool::{fee_of, params_of, Pending},
+    ChainConfig, Error, Finalized, Result, Validator,
+};
+
+/// What the node persisted, handed to [`Validator::restore`].
+pub struct Persisted<S, B> {
+    /// The DAG store, as the previous run left it.
+    pub store: S,
+    /// The state backend, committed up to the latest finalised milestone (version = its number).
+    pub state: B,
+    /// Every finalised milestone from 1 on, in order, with its order and receipts.
+    pub milestones: Vec<Finalized>,
+    /// The replica's [`crate::Output::Persist`] records, in the order they were made durable.
+    pub records: Vec<PersistRecord>,
+}
+
+impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
+    /// Reopens a validator after a restart (or a crash) from what the node persisted.
+    ///
+    /// Checks that the milestones chain up from this genesis and that the state is at the last
+    /// one's version with its state root. The replica replays the finalised milestones first
+    /// (so it knows what is delivered even where its own log was not synced), then its log; a
+    /// milestone the log shows committed but the store does not hold yet is applied on the next
+    /// event. Unconfirmed DAG vertices return to the pending pool. Call [`Validator::start`] next.
+    pub fn restore(
+        cfg: ChainConfig,
+        pair: Pair,
+        genesis_config: &GenesisConfig,
+        genesis_timestamp_ms: u64,
+        persisted: Persisted<S, B>,
+    ) -> Result<Self> {
+        cfg.validate()?;
+        let Persisted { store, state, milestones, records } = persisted;
+        let genesis = genesis::build(&mut MemoryBackend::new(), genesis_config, genesis_timestamp_ms)?;
+        let mut committees = BTreeMap::new();
+        committees.insert(genesis.committee.epoch, genesis.committee.clone());
+        let mut by_hash = HashMap::new();
+        let mut tx_index = HashMap::new();
+        let mut parent = genesis.header.clone();
+        let mut confirmed_vertices = 0u64;
+        for m in &milestones {
+            let number = m.header.number;
+            if number != parent.number + 1 || m.header.parent != parent.hash() {
+                return Err(Error::Restore(format!(
+                    "stored milestone {number} does not follow milestone {} of this chain",
+                    parent.number
+                )));
+            }
+            let committee = committees.get(&m.header.epoch).ok_or_else(|| {
+                Error::Restore(format!(
+                    "stored milestone {number} is of epoch {}, whose committee is unknown",
+                    m.header.epoch
+                ))
+            })?;
+            m.certificate
+                .verify(&m.header, committee)
+                .map_err(|e| Error::Certificate { number, reason: e.to_string() })?;
+            if let Some(next) = &m.header.next_committee {
+                committees.insert(next.epoch, next.clone());
+            }
+            by_hash.insert(m.header.hash(), number);
+            for (position, receipt) in m.receipts.iter().enumerate() {
+                tx_index.insert(receipt.tx_hash, (number, position as u32));
+            }
+            confirmed_vertices += m.order.len() as u64;
+            parent = m.header.clone();
+        }
+        let last = parent;
+        match state.version() {
+            Some(v) if v == last.number && state.root(v)? == last.state_root => {}
+            Some(v) => {
+                return Err(Error::Restore(format!(
+                    "the state is at version {v} but the store's latest milestone is {} (state \
+                     root {}); the database is inconsistent, resync from a peer",
+                    last.number, last.state_root
+                )))
+            }
+            None => {
+                return Err(Error::Restore(
+                    "the state backend is empty; start a new chain with Validator::new".into(),
+                ))
+            }
+        }
+
+        let dag = Dag::restore(DagConfig::new(genesis.hash()), store, &[], &last.tips)?;
+        // Stored milestones first: they are certified and may be missing from an unsynced log.
+        let mut replay: Vec<PersistRecord> = milestones
+            .iter()
+            .map(|m| PersistRecord::Committed {
+                header: m.header.clone(),
+                certificate: m.certificate.clone(),
+            })
+            .collect();
+        let mut to_apply = VecDeque::new();
+        for record in &records {
+            if let PersistRecord::Committed { header, certificate } = record {
+                if header.number > last.number + to_apply.len() as u64 {
+                    to_apply.push_back((header.clone(), certificate.clone()));
+                }
+            }
+        }
+        replay.extend(records);
+        let pbft = Pbft::restore(
+            cfg.consensus.clone(),
+            pair.clone(),
+            itc_consensus::Genesis::after(&genesis.header, genesis.committee.clone()),
+            replay,
+        )?;
+        let params = params_of(&state)?;
+
+        let mut pending = Pending::default();
+        let unconfirmed = dag.past_cone_order(&dag.tips())?;
+        for hash in unconfirmed {
+            let vertex = load(&dag, &hash)?;
+            let tx_hash = vertex.tx.hash();
+            if !tx_index.contains_key(&tx_hash) {
+                pending.insert(hash, tx_hash, &vertex.tx, fee_of(&params, &vertex.tx));
+            }
+        }
+        let mut signers = HashSet::new();
+        for m in &milestones {
+            signers.extend(m.receipts.iter().map(|r| r.signer));
+        }
+        let mut validator = Validator {
+            cfg,
+            me: pair.public(),
+            genesis,
+            dag,
+            state,
+            pbft,
+            params,
+            committees,
+            pending,
+            milestones,
+            by_hash,
+            tx_index,
+            proposal: None,
+            to_validate: BTreeMap::new(),
+            to_apply,
+            executed: HashMap::new(),
+            attach_counter: 0,
+            last_fetch: Vec::new(),
+            confirmed_vertices,
+        };
+        for signer in signers {
+            let nonce = validator.account(&signer)?.nonce;
+            validator.pending.prune_below(&signer, nonce);
+        }
+        Ok(validator)
+    }
+}
