@@ -1,5 +1,5 @@
-//! The ITC data plane: interval encryption, chunk storage behind `otp://` URIs and threshold
-//! Umbral grants. (TFHE columns are not in this crate yet.)
+//! The ITC data plane: interval encryption, chunk storage behind `otp://` URIs, threshold
+//! Umbral grants, and TFHE columns ([`fhe`]).
 //!
 //! ## Flow
 //! 1. **Owner seals an interval** ([`seal::seal_interval`]): records ([`records`]) → zstd →
@@ -15,11 +15,16 @@
 //!    and decrypts ([`seal::open_interval`], [`seal::stream_interval`]).
 //! 5. **Revocation / crypto-shredding**: proxies delete kfrags ([`proxy::ProxyService::revoke`]);
 //!    the owner deletes chunks ([`shred_interval`]); the interval is then unreadable.
+//! 6. **TFHE columns** ([`fhe`]): devices encrypt `u32` columns with the owner's compact public
+//!    key; an executor holding only the server key computes encrypted sums (optionally clamped)
+//!    and counts over a threshold, over all records or a selection; the owner decrypts only the
+//!    aggregate.
 //!
 //! ## Formats
 //! Every format is documented in its module: record batches in [`records`], sealed chunks and
 //! their associated data in [`key`], the manifest and chunk envelope in [`manifest`], URIs in
-//! [`storage`], grant terms and sealed kfrags in [`grant`], Umbral objects in [`umbral`].
+//! [`storage`], grant terms and sealed kfrags in [`grant`], Umbral objects in [`umbral`], TFHE
+//! keys, columns and aggregates (tfhe's `safe_serialization`) in [`fhe`].
 //! Test vectors are asserted in the unit tests and in
 //! `tests/vectors.rs`.
 //!
@@ -28,6 +33,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod error;
+pub mod fhe;
 pub mod grant;
 pub mod grantee;
 pub mod key;
@@ -39,6 +45,10 @@ pub mod storage;
 pub mod umbral;
 
 pub use error::{Error, Result};
+pub use fhe::{
+    CompactColumn, EncryptedAggregate, EncryptedColumn, FheAggregate, FheDevice, FheExecutor,
+    FheOwner, FhePublicKey, FheServerKey, Selection,
+};
 pub use grant::{GrantId, GrantTerms, OwnerKeys, SealedKfrag};
 pub use grantee::GranteeKeys;
 pub use key::DataKey;
