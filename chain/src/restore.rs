@@ -43,7 +43,8 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
     ) -> Result<Self> {
         cfg.validate()?;
         let Persisted { store, state, milestones, records } = persisted;
-        let genesis = genesis::build(&mut MemoryBackend::new(), genesis_config, genesis_timestamp_ms)?;
+        let genesis =
+            genesis::build(&mut MemoryBackend::new(), genesis_config, genesis_timestamp_ms)?;
         let mut committees = BTreeMap::new();
         committees.insert(genesis.committee.epoch, genesis.committee.clone());
         let mut by_hash = HashMap::new();

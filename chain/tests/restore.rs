@@ -105,8 +105,7 @@ fn a_restored_validator_keeps_its_chain_pending_pool_and_goes_on_finalising() {
     let bob_before = d.v.account(&bob).unwrap();
 
     let mut r = Driver {
-        v: V::restore(ChainConfig::default(), alice.clone(), &genesis(), 0, persisted(&d))
-            .unwrap(),
+        v: V::restore(ChainConfig::default(), alice.clone(), &genesis(), 0, persisted(&d)).unwrap(),
         now_ms: d.now_ms,
         timers: BTreeMap::new(),
         next_timer: 0,

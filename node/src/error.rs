@@ -45,6 +45,9 @@ pub enum Error {
     /// A finalised milestone does not extend the stored chain or does not match its certificate.
     #[error("cannot apply milestone: {0}")]
     BadMilestone(String),
+    /// The chain service failed (a store error, or this node diverged from the committee).
+    #[error("chain: {0}")]
+    Chain(String),
     /// A configuration file or value is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -6,6 +6,8 @@
 //! - [`rpc`]: the JSON-RPC server over the [`rpc::ChainApi`] port the driver implements.
 //! - [`metrics`]: Prometheus metrics and the `/metrics` endpoint.
 //! - [`config`]: the TOML configuration file.
+//! - [`service`]: the running node: database, validator, network, RPC and metrics driven by one
+//!   event loop; chain specs.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 pub mod cli;
 pub mod config;
@@ -13,6 +15,7 @@ mod error;
 pub mod metrics;
 pub mod network;
 pub mod rpc;
+pub mod service;
 pub mod storage;
 
 pub use error::{Error, Result};

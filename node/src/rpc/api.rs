@@ -99,6 +99,8 @@ pub struct FinalizedMilestone {
     pub header: MilestoneHeader,
     /// Its finality certificate.
     pub certificate: FinalityCertificate,
+    /// The hashes of the transactions it confirmed, in execution order.
+    pub transactions: Vec<Hash>,
 }
 
 /// How a milestone appears in JSON: decoded fields for people, SCALE for light clients.
@@ -115,6 +117,8 @@ pub struct MilestoneView {
     pub certificate: FinalityCertificate,
     /// `SCALE((header, certificate))`, what a light client verifies.
     pub encoded: Bytes,
+    /// The hashes of the transactions it confirmed, in execution order.
+    pub transactions: Vec<Hash>,
 }
 
 impl From<&FinalizedMilestone> for MilestoneView {
@@ -125,6 +129,7 @@ impl From<&FinalizedMilestone> for MilestoneView {
             header: m.header.clone(),
             certificate: m.certificate.clone(),
             encoded: Bytes((&m.header, &m.certificate).encode()),
+            transactions: m.transactions.clone(),
         }
     }
 }

@@ -166,6 +166,46 @@ impl ChainStore {
             .transpose()
     }
 
+    /// The receipts of finalised milestone `number`, in execution order.
+    pub fn receipts(&self, number: MilestoneNumber) -> Result<Vec<StoredReceipt>> {
+        self.kv
+            .iter_prefix(Column::Receipts, &number.to_be_bytes())?
+            .into_iter()
+            .map(|(key, bytes)| decode(Column::Receipts, &key, &bytes))
+            .collect()
+    }
+
+    /// Appends records to the consensus persist log, fsynced before returning (PBFT sends a
+    /// message only once what it depends on is durable). Returns the next sequence number.
+    pub fn append_consensus(&self, next_seq: u64, records: &[Vec<u8>]) -> Result<u64> {
+        let mut b = Batch::new();
+        let mut seq = next_seq;
+        for record in records {
+            b.put(Column::Consensus, seq.to_be_bytes(), record.clone());
+            seq += 1;
+        }
+        self.kv.commit(b, Durability::Sync)?;
+        Ok(seq)
+    }
+
+    /// The consensus persist log, in order, as raw records (decode them with the consensus
+    /// crate), and the next sequence number.
+    pub fn consensus_log(&self) -> Result<(Vec<Vec<u8>>, u64)> {
+        let entries = self.kv.iter_prefix(Column::Consensus, &[])?;
+        let next = match entries.last() {
+            None => 0,
+            Some((key, _)) => {
+                let array: [u8; 8] = key.as_slice().try_into().map_err(|_| Error::Corrupt {
+                    column: Column::Consensus.name(),
+                    key: hex::encode(key),
+                    reason: "a log key is 8 bytes".into(),
+                })?;
+                u64::from_be_bytes(array) + 1
+            }
+        };
+        Ok((entries.into_iter().map(|(_, v)| v).collect(), next))
+    }
+
     /// The number of the finalised milestone with this header hash.
     pub fn milestone_number(&self, hash: &Hash) -> Result<Option<MilestoneNumber>> {
         let key = index_key(IDX_MILESTONE, hash);
@@ -240,73 +280,95 @@ impl ChainStore {
     /// finalised hash; genesis is number 0 on an empty store) and that the certificate names this
     /// header. Verifying the certificate's signatures against the committee is the caller's job.
     pub fn apply_milestone(&self, commit: &MilestoneCommit) -> Result<Hash> {
-        let header = &commit.header;
-        let hash = header.hash();
-        let (expected_number, expected_parent) = match self.finalized()? {
-            None => (0, Hash::ZERO),
-            Some((n, h)) => (
-                n.checked_add(1)
-                    .ok_or_else(|| Error::BadMilestone("milestone number overflow".into()))?,
-                h,
-            ),
-        };
-        if header.number != expected_number {
-            return Err(Error::BadMilestone(format!(
-                "milestone {} does not follow the stored chain, whose next number is {expected_number}; \
-                 apply milestones in order",
-                header.number
-            )));
-        }
-        if header.parent != expected_parent {
-            return Err(Error::BadMilestone(format!(
-                "milestone {} has parent {} but the stored milestone {} is {}; it is on another fork",
-                header.number,
-                header.parent.to_hex(),
-                expected_number.saturating_sub(1),
-                expected_parent.to_hex()
-            )));
-        }
-        let cert = &commit.certificate;
-        if cert.header_hash != hash || cert.number != header.number {
-            return Err(Error::BadMilestone(format!(
-                "certificate is for milestone {} ({}) but the header is milestone {} ({})",
-                cert.number,
-                cert.header_hash.to_hex(),
-                header.number,
-                hash.to_hex()
-            )));
-        }
-        let count = u32::try_from(commit.receipts.len())
-            .map_err(|_| Error::BadMilestone("more than 2^32 receipts".into()))?;
+        self.apply_milestones(std::slice::from_ref(commit))
+    }
 
+    /// [`ChainStore::apply_milestone`] for consecutive milestones, in one atomic, fsynced batch
+    /// (the state changes of a later one may already be folded into an earlier one's). Returns
+    /// the last one's hash.
+    pub fn apply_milestones(&self, commits: &[MilestoneCommit]) -> Result<Hash> {
+        let mut tip = self.finalized()?;
         let mut b = Batch::new();
-        b.put(Column::Milestones, header.number.to_be_bytes(), (header, cert).encode());
-        b.put(Column::Indexes, index_key(IDX_MILESTONE, &hash), header.number.to_be_bytes());
-        for (position, r) in (0..count).zip(&commit.receipts) {
-            let loc = TxLocation { milestone: header.number, position }.encode();
-            let stored = StoredReceipt {
-                tx_hash: r.tx_hash,
-                vertex_hash: r.vertex_hash,
-                receipt: r.receipt.clone(),
-            };
-            b.put(Column::Receipts, receipt_key(header.number, position), stored.encode());
-            b.put(Column::Indexes, index_key(IDX_TX, &r.tx_hash), loc.clone());
-            b.put(Column::Indexes, index_key(IDX_VERTEX, &r.vertex_hash), loc);
+        for commit in commits {
+            tip = Some(milestone_batch(tip, commit, &mut b)?);
         }
-        for (key, value) in &commit.state_changes {
-            match value {
-                Some(v) => b.put(Column::State, key.clone(), v.clone()),
-                None => b.delete(Column::State, key.clone()),
-            }
-        }
-        for (column, key, value) in &commit.extra {
-            match value {
-                Some(v) => b.put(*column, key.clone(), v.clone()),
-                None => b.delete(*column, key.clone()),
-            }
-        }
-        b.put(Column::Meta, META_FINALIZED, (header.number, hash).encode());
+        let (_, hash) = tip.ok_or_else(|| Error::BadMilestone("no milestone to apply".into()))?;
         self.kv.commit(b, Durability::Sync)?;
         Ok(hash)
     }
+}
+
+/// Adds the writes of finalising `commit` on top of the stored tip `tip` (`None` = empty store)
+/// to `b`; returns the new tip. See [`ChainStore::apply_milestone`] for the checks.
+pub fn milestone_batch(
+    tip: Option<(MilestoneNumber, Hash)>,
+    commit: &MilestoneCommit,
+    b: &mut Batch,
+) -> Result<(MilestoneNumber, Hash)> {
+    let header = &commit.header;
+    let hash = header.hash();
+    let (expected_number, expected_parent) = match tip {
+        None => (0, Hash::ZERO),
+        Some((n, h)) => (
+            n.checked_add(1)
+                .ok_or_else(|| Error::BadMilestone("milestone number overflow".into()))?,
+            h,
+        ),
+    };
+    if header.number != expected_number {
+        return Err(Error::BadMilestone(format!(
+            "milestone {} does not follow the stored chain, whose next number is {expected_number}; \
+             apply milestones in order",
+            header.number
+        )));
+    }
+    if header.parent != expected_parent {
+        return Err(Error::BadMilestone(format!(
+            "milestone {} has parent {} but the stored milestone {} is {}; it is on another fork",
+            header.number,
+            header.parent.to_hex(),
+            expected_number.saturating_sub(1),
+            expected_parent.to_hex()
+        )));
+    }
+    let cert = &commit.certificate;
+    if cert.header_hash != hash || cert.number != header.number {
+        return Err(Error::BadMilestone(format!(
+            "certificate is for milestone {} ({}) but the header is milestone {} ({})",
+            cert.number,
+            cert.header_hash.to_hex(),
+            header.number,
+            hash.to_hex()
+        )));
+    }
+    let count = u32::try_from(commit.receipts.len())
+        .map_err(|_| Error::BadMilestone("more than 2^32 receipts".into()))?;
+
+    b.put(Column::Milestones, header.number.to_be_bytes(), (header, cert).encode());
+    b.put(Column::Indexes, index_key(IDX_MILESTONE, &hash), header.number.to_be_bytes());
+    for (position, r) in (0..count).zip(&commit.receipts) {
+        let loc = TxLocation { milestone: header.number, position }.encode();
+        let stored = StoredReceipt {
+            tx_hash: r.tx_hash,
+            vertex_hash: r.vertex_hash,
+            receipt: r.receipt.clone(),
+        };
+        b.put(Column::Receipts, receipt_key(header.number, position), stored.encode());
+        b.put(Column::Indexes, index_key(IDX_TX, &r.tx_hash), loc.clone());
+        b.put(Column::Indexes, index_key(IDX_VERTEX, &r.vertex_hash), loc);
+    }
+    for (key, value) in &commit.state_changes {
+        match value {
+            Some(v) => b.put(Column::State, key.clone(), v.clone()),
+            None => b.delete(Column::State, key.clone()),
+        }
+    }
+    for (column, key, value) in &commit.extra {
+        match value {
+            Some(v) => b.put(*column, key.clone(), v.clone()),
+            None => b.delete(*column, key.clone()),
+        }
+    }
+    b.put(Column::Meta, META_FINALIZED, (header.number, hash).encode());
+    Ok((header.number, hash))
 }

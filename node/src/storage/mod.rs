@@ -30,6 +30,11 @@
 //! | `indexes` | `b'v'` ++ vertex hash | [`TxLocation`] |
 //! | `meta` | `b"schema"` | UTF-8 schema name |
 //! | `meta` | `b"finalized"` | `(number: u64, hash: Hash)` of the latest finalised milestone |
+//! | `indexes` | `b'a'` ++ vertex hash | the DAG's `VertexMeta` (tx hash, confirmation) |
+//! | `state_tree` | `b'n'` ++ Borsh(JMT node key) | Borsh(JMT node) |
+//! | `state_tree` | `b'h'` ++ key hash (32) ++ JMT version (u64 BE) | SCALE(`Option<value>`) |
+//! | `state_tree` | `b'm'` ++ `b"version"` / `b"root"` ++ version (u64 BE) | latest state version / its root |
+//! | `consensus` | sequence (u64 BE) | SCALE(`itc_consensus::PersistRecord`), in persist order |
 //!
 //! Test vectors: `TxLocation { milestone: 3, position: 5 }` encodes as `0c 05 00 00 00`
 //! (compact 3, then u32 LE 5); the receipts key of milestone 1, position 2 is
@@ -38,7 +43,8 @@ mod chain;
 mod kv;
 
 pub use chain::{
-    receipt_key, ChainStore, MilestoneCommit, ReceiptRecord, StoredReceipt, TxLocation, SCHEMA,
+    milestone_batch, receipt_key, ChainStore, MilestoneCommit, ReceiptRecord, StoredReceipt,
+    TxLocation, SCHEMA,
 };
 pub use kv::{Batch, Durability, KeyValue, KvStore};
 
@@ -59,11 +65,13 @@ pub enum Column {
     Indexes,
     /// Database metadata: schema, latest finalised milestone.
     Meta,
+    /// The consensus replica's persist log, by sequence number.
+    Consensus,
 }
 
 impl Column {
     /// Every column, in a fixed order.
-    pub const ALL: [Column; 7] = [
+    pub const ALL: [Column; 8] = [
         Column::Vertices,
         Column::Milestones,
         Column::State,
@@ -71,6 +79,7 @@ impl Column {
         Column::Receipts,
         Column::Indexes,
         Column::Meta,
+        Column::Consensus,
     ];
 
     /// The column family's name on disk.
@@ -83,6 +92,7 @@ impl Column {
             Column::Receipts => "receipts",
             Column::Indexes => "indexes",
             Column::Meta => "meta",
+            Column::Consensus => "consensus",
         }
     }
 }

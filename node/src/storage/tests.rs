@@ -179,7 +179,35 @@ fn storage_format_test_vectors() {
     let names: Vec<_> = Column::ALL.iter().map(|c| c.name()).collect();
     assert_eq!(
         names,
-        ["vertices", "milestones", "state", "state_tree", "receipts", "indexes", "meta"]
+        [
+            "vertices",
+            "milestones",
+            "state",
+            "state_tree",
+            "receipts",
+            "indexes",
+            "meta",
+            "consensus"
+        ]
     );
     assert_eq!(SCHEMA, "itc-db/1");
+}
+
+#[test]
+fn milestones_of_one_batch_land_together_and_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ChainStore::open(dir.path()).unwrap();
+    let commit = |n: u64, parent: Hash| commit_for(n, parent, &vertex(n));
+    let genesis = commit(0, Hash::ZERO);
+    let one = commit(1, genesis.header.hash());
+    let two = commit(2, one.header.hash());
+    store.apply_milestones(&[genesis.clone(), one.clone()]).unwrap();
+    assert_eq!(store.finalized().unwrap(), Some((1, one.header.hash())));
+    // A batch with a gap is refused as a whole: nothing of it lands.
+    let three = commit(3, two.header.hash());
+    assert!(store.apply_milestones(&[two, three.clone(), three]).is_err());
+    assert_eq!(store.finalized().unwrap(), Some((1, one.header.hash())));
+    assert_eq!(store.consensus_log().unwrap(), (Vec::new(), 0));
+    assert_eq!(store.append_consensus(0, &[vec![1], vec![2, 3]]).unwrap(), 2);
+    assert_eq!(store.consensus_log().unwrap(), (vec![vec![1], vec![2, 3]], 2));
 }

@@ -158,7 +158,9 @@ impl<S: KvStore> TreeReader for Reader<'_, S> {
     }
 }
 
-/// An authenticated state over a [`KvStore`].
+/// An authenticated state over a [`KvStore`]. Cloning it clones the store handle and the staged
+/// writes (cheap for a store that is a shared handle plus an overlay, as the node's is).
+#[derive(Clone)]
 pub struct JmtBackend<S> {
     store: S,
     staged: BTreeMap<Vec<u8>, Option<Vec<u8>>>,

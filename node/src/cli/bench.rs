@@ -1,0 +1,299 @@
+//! `itc bench finality`: finalised throughput and finality latency of a local network of
+//! validators, measured over JSON-RPC, next to this machine's signature-verification bound.
+//!
+//! The validators run in this process (each with its own database, libp2p swarm and RPC server
+//! on loopback), so the figures include networking, fsyncs, PoW attachment, execution and
+//! consensus, but no WAN latency. Transfers are pre-signed from many accounts, submitted over
+//! HTTP (each account always to the same node, so its nonces arrive in order) at a fixed rate or
+//! as fast as the nodes accept them; finality is observed through `chain_subscribeFinalized` on
+//! node 0, whose notifications list the confirmed transactions.
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use itc_primitives::{Hash, Pair, Transaction};
+use jsonrpsee::core::client::{ClientT, Subscription, SubscriptionClientT};
+use jsonrpsee::rpc_params;
+use jsonrpsee_ws_client::WsClientBuilder;
+use parity_scale_codec::Encode;
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use super::client::{client, signed_transfer};
+use crate::service::{self, ChainSpec, Node, ServiceConfig};
+
+/// `itc bench …`.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Finalised tx/s and finality latency of a local network.
+    Finality(FinalityArgs),
+}
+
+/// Flags of `itc bench finality`.
+#[derive(Debug, Clone, Args)]
+pub struct FinalityArgs {
+    /// Validators (1 to 6: //Alice …).
+    #[arg(long, default_value_t = 4)]
+    pub validators: usize,
+    /// Transfers to submit.
+    #[arg(long, default_value_t = 5_000)]
+    pub txs: usize,
+    /// Offered load in tx/s; 0 submits as fast as the nodes accept.
+    #[arg(long, default_value_t = 0)]
+    pub rate: u64,
+    /// Sending accounts.
+    #[arg(long, default_value_t = 512)]
+    pub accounts: usize,
+    /// Concurrent RPC submissions (unpaced mode).
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+}
+
+/// `itc bench` dispatcher.
+pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
+    match cmd {
+        BenchCommand::Finality(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let report = runtime.block_on(finality(args))?;
+            println!("{report}");
+            Ok(())
+        }
+    }
+}
+
+/// The figures of one run.
+#[derive(Debug, Clone)]
+pub struct FinalityReport {
+    /// Validators.
+    pub validators: usize,
+    /// Transfers submitted and finalised.
+    pub txs: usize,
+    /// Offered rate (0 = unpaced).
+    pub rate: u64,
+    /// Finalised tx/s from the first submission to the last finalisation.
+    pub finalized_tps: f64,
+    /// Median submit-to-final latency.
+    pub p50: Duration,
+    /// 99th percentile latency.
+    pub p99: Duration,
+    /// Batched sr25519 verifications per second on one core (the baseline).
+    pub verify_per_sec: f64,
+}
+
+impl std::fmt::Display for FinalityReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let offered = if self.rate == 0 {
+            "unpaced".to_string()
+        } else {
+            format!("{} tx/s offered", self.rate)
+        };
+        writeln!(
+            f,
+            "bench finality: {} validators, {} transfers, {offered}",
+            self.validators, self.txs
+        )?;
+        writeln!(f, "  finalised throughput : {:.0} tx/s", self.finalized_tps)?;
+        writeln!(
+            f,
+            "  finality latency     : p50 {:.1} ms, p99 {:.1} ms",
+            self.p50.as_secs_f64() * 1e3,
+            self.p99.as_secs_f64() * 1e3
+        )?;
+        writeln!(
+            f,
+            "  baseline             : {:.0} batched signature verifications/s on one core",
+            self.verify_per_sec
+        )?;
+        write!(
+            f,
+            "  ratio                : {:.3} finalised tx per verification-second",
+            self.finalized_tps / self.verify_per_sec
+        )
+    }
+}
+
+/// This machine's single-core batched verification rate.
+pub fn verify_rate() -> anyhow::Result<f64> {
+    let pair = Pair::from_string("//bench", None).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let msgs: Vec<Vec<u8>> = (0..256u32).map(|i| i.to_le_bytes().to_vec()).collect();
+    let sigs: Vec<_> = msgs.iter().map(|m| pair.sign(m)).collect();
+    let public = pair.public();
+    let items: Vec<(&[u8], &itc_primitives::Signature, &itc_primitives::Public)> =
+        msgs.iter().zip(&sigs).map(|(m, s)| (m.as_slice(), s, &public)).collect();
+    let start = Instant::now();
+    let mut done = 0usize;
+    while start.elapsed() < Duration::from_millis(500) {
+        itc_primitives::crypto::verify_batch(&items)
+            .map_err(|e| anyhow::anyhow!("batch verification failed: {e}"))?;
+        done += items.len();
+    }
+    Ok(done as f64 / start.elapsed().as_secs_f64())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+/// Starts `n` validators in this process on loopback under `dir`.
+pub async fn start_network(
+    spec: &ChainSpec,
+    dir: &std::path::Path,
+    n: usize,
+) -> anyhow::Result<Vec<Node>> {
+    let mut nodes: Vec<Node> = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut cfg = ServiceConfig::new(spec.clone(), dir.join(format!("node-{i}")));
+        cfg.key = Some(itc_runtime::genesis::dev_pair(itc_primitives::uri::DEV_ACCOUNTS[i])?);
+        cfg.listen = vec!["/ip4/127.0.0.1/tcp/0".parse()?];
+        cfg.bootnodes = nodes.iter().flat_map(|n| n.listen_addrs.clone()).collect();
+        cfg.rpc.addr = "127.0.0.1:0".parse()?;
+        cfg.rpc.max_connections = 1_000;
+        cfg.metrics = None;
+        nodes.push(service::start(cfg).await?);
+    }
+    Ok(nodes)
+}
+
+/// Runs the finality benchmark.
+pub async fn finality(args: FinalityArgs) -> anyhow::Result<FinalityReport> {
+    if !(1..=6).contains(&args.validators) || args.accounts == 0 || args.txs == 0 {
+        bail!("use 1 to 6 validators, at least one account and one transaction");
+    }
+    let verify_per_sec = verify_rate()?;
+    let senders: Vec<Pair> = (0..args.accounts)
+        .map(|i| {
+            Pair::from_string(&format!("//bench//{i}"), None).map_err(|e| anyhow::anyhow!("{e}"))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let mut spec = ChainSpec::dev()?;
+    spec.name = "bench".into();
+    spec.validators = (0..args.validators)
+        .map(|i| {
+            itc_runtime::genesis::dev_pair(itc_primitives::uri::DEV_ACCOUNTS[i]).map(|p| p.public())
+        })
+        .collect::<Result<_, _>>()?;
+    spec.endowed.extend(senders.iter().map(Pair::public));
+    let dir = tempfile::Builder::new().prefix("itc-bench-").tempdir()?;
+    let nodes = start_network(&spec, dir.path(), args.validators).await?;
+    let result = drive(&args, &nodes, &senders, verify_per_sec).await;
+    for node in nodes {
+        let _ = node.stop().await;
+    }
+    result
+}
+
+async fn drive(
+    args: &FinalityArgs,
+    nodes: &[Node],
+    senders: &[Pair],
+    verify_per_sec: f64,
+) -> anyhow::Result<FinalityReport> {
+    // Wait for a connected committee and a first milestone.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while nodes.iter().any(|n| n.peer_count() + 1 < nodes.len() || n.finalized_number() == 0) {
+        if Instant::now() > deadline {
+            bail!("the validators did not connect and finalise within 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let genesis = nodes[0].genesis_hash;
+    let dest = itc_runtime::genesis::dev_pair("Ferdie")?.public();
+    // Pre-sign: transaction k goes from account k % accounts with that account's next nonce.
+    let mut txs: Vec<(usize, Transaction)> = Vec::with_capacity(args.txs);
+    for k in 0..args.txs {
+        let a = k % senders.len();
+        let nonce = (k / senders.len()) as u64;
+        txs.push((a % nodes.len(), signed_transfer(&senders[a], genesis, nonce, dest, 1_000, 0)));
+    }
+    let ws = WsClientBuilder::default()
+        .build(format!("ws://{}", nodes[0].rpc_addr))
+        .await
+        .context("WebSocket to node 0")?;
+    let mut sub: Subscription<Value> = ws
+        .subscribe("chain_subscribeFinalized", rpc_params![], "chain_unsubscribeFinalized")
+        .await
+        .context("subscribing to finalised milestones")?;
+    let submitted: Arc<Mutex<HashMap<Hash, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
+    let clients = nodes
+        .iter()
+        .map(|n| client(&format!("http://{}", n.rpc_addr)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let started = Instant::now();
+    let total = txs.len();
+    let submitter = {
+        let submitted = submitted.clone();
+        let rate = args.rate;
+        let concurrency = args.concurrency.max(1);
+        tokio::spawn(async move {
+            let mut interval = (rate > 0).then(|| {
+                let mut i = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
+                i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+                i
+            });
+            let mut inflight = futures::stream::FuturesUnordered::new();
+            use futures::StreamExt;
+            for (node, tx) in txs {
+                if let Some(i) = interval.as_mut() {
+                    i.tick().await;
+                }
+                while inflight.len() >= concurrency {
+                    if let Some(r) = inflight.next().await {
+                        r?;
+                    }
+                }
+                let c = clients[node].clone();
+                let submitted = submitted.clone();
+                inflight.push(async move {
+                    let hex = format!("0x{}", hex::encode(tx.encode()));
+                    let at = Instant::now();
+                    submitted.lock().await.insert(tx.hash(), at);
+                    let _: Value = c
+                        .request("author_submitTransaction", rpc_params![hex])
+                        .await
+                        .context("submitting a transfer")?;
+                    anyhow::Ok(())
+                });
+            }
+            while let Some(r) = inflight.next().await {
+                r?;
+            }
+            anyhow::Ok(())
+        })
+    };
+    let mut latencies = Vec::with_capacity(total);
+    let mut last_final = started;
+    let deadline = Instant::now() + Duration::from_secs(120 + total as u64 / 100);
+    while latencies.len() < total {
+        let next = tokio::time::timeout_at(deadline.into(), sub.next()).await;
+        let Ok(Some(Ok(m))) = next else {
+            bail!("only {} of {total} transfers finalised before the deadline", latencies.len());
+        };
+        let now = Instant::now();
+        let hashes = m.get("transactions").and_then(Value::as_array).cloned().unwrap_or_default();
+        let mut map = submitted.lock().await;
+        for h in hashes.iter().filter_map(Value::as_str) {
+            if let Some(at) = Hash::from_hex(h).ok().and_then(|h| map.remove(&h)) {
+                latencies.push(now - at);
+                last_final = now;
+            }
+        }
+    }
+    submitter.await.context("submitter task")??;
+    let elapsed = (last_final - started).as_secs_f64().max(1e-9);
+    latencies.sort();
+    Ok(FinalityReport {
+        validators: nodes.len(),
+        txs: total,
+        rate: args.rate,
+        finalized_tps: total as f64 / elapsed,
+        p50: percentile(&latencies, 0.5),
+        p99: percentile(&latencies, 0.99),
+        verify_per_sec,
+    })
+}

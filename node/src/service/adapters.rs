@@ -1,0 +1,294 @@
+//! The protocol cores' storage ports over RocksDB: the runtime's [`itc_runtime::KvStore`]
+//! (under the authenticated state, [`NodeState`]) and the DAG's [`itc_dag::DagStore`].
+//!
+//! **State.** [`DbState`] reads RocksDB through an in-memory overlay and writes only to the
+//! overlay. The validator executes milestones on clones of the state (speculatively, before a
+//! milestone commits); a clone copies the overlay and shares the database handle, so abandoned
+//! executions leave the database untouched. Once a milestone is applied, the driver takes the
+//! overlay ([`DbState::take_writes`]) and writes it in the same fsynced batch as the milestone
+//! itself, so state and chain never disagree after a crash. Layout: the runtime's `Values`
+//! column is the `state` column family; `Nodes`, `History` and `Meta` share `state_tree` under
+//! the one-byte prefixes `n`, `h` and `m`.
+//!
+//! **DAG.** [`DbDag`] keeps vertices in `vertices` (SCALE `Vertex`) and the DAG's metadata in
+//! `indexes` under prefix `a`, written through the WAL without fsync: a vertex lost in a power
+//! cut is fetched again, and a confirmation is re-made durable by the milestone batch that follows
+//! it (RocksDB's WAL is ordered).
+use std::collections::BTreeMap;
+
+use itc_dag::{DagStore, VertexMeta};
+use itc_primitives::{decode_untrusted, Hash, Vertex};
+use itc_runtime::state::{Column as StateColumn, JmtBackend};
+use parity_scale_codec::{Decode, Encode};
+
+use crate::storage::{Batch, Column, Durability, KvStore};
+
+/// The node's authenticated state: the runtime's JMT backend over [`DbState`].
+pub type NodeState = JmtBackend<DbState>;
+
+/// A write for [`crate::storage::MilestoneCommit::extra`].
+pub type DbWrite = (Column, Vec<u8>, Option<Vec<u8>>);
+
+const DAG_META: u8 = b'a';
+
+fn place(column: StateColumn) -> (Column, Option<u8>) {
+    match column {
+        StateColumn::Values => (Column::State, None),
+        StateColumn::Nodes => (Column::StateTree, Some(b'n')),
+        StateColumn::History => (Column::StateTree, Some(b'h')),
+        StateColumn::Meta => (Column::StateTree, Some(b'm')),
+    }
+}
+
+fn db_key(column: StateColumn, key: &[u8]) -> (Column, Vec<u8>) {
+    let (cf, tag) = place(column);
+    let mut k = Vec::with_capacity(key.len() + 1);
+    k.extend(tag);
+    k.extend_from_slice(key);
+    (cf, k)
+}
+
+fn backend(e: crate::Error) -> itc_runtime::Error {
+    itc_runtime::Error::Backend(e.to_string())
+}
+
+/// The runtime's key-value port over RocksDB plus an overlay of unflushed writes (see the
+/// module docs).
+#[derive(Clone, Debug)]
+pub struct DbState {
+    kv: KvStore,
+    overlay: BTreeMap<(StateColumn, Vec<u8>), Option<Vec<u8>>>,
+}
+
+impl DbState {
+    /// The state kept in `kv`.
+    pub fn new(kv: KvStore) -> Self {
+        DbState { kv, overlay: BTreeMap::new() }
+    }
+
+    /// Takes the writes made since the last call, as database writes.
+    pub fn take_writes(&mut self) -> Vec<DbWrite> {
+        std::mem::take(&mut self.overlay)
+            .into_iter()
+            .map(|((column, key), value)| {
+                let (cf, k) = db_key(column, &key);
+                (cf, k, value)
+            })
+            .collect()
+    }
+
+    /// Number of writes waiting in the overlay.
+    pub fn unflushed(&self) -> usize {
+        self.overlay.len()
+    }
+}
+
+impl itc_runtime::KvStore for DbState {
+    fn get(&self, column: StateColumn, key: &[u8]) -> itc_runtime::Result<Option<Vec<u8>>> {
+        if let Some(v) = self.overlay.get(&(column, key.to_vec())) {
+            return Ok(v.clone());
+        }
+        let (cf, k) = db_key(column, key);
+        self.kv.get(cf, &k).map_err(backend)
+    }
+
+    fn iter_prefix(
+        &self,
+        column: StateColumn,
+        prefix: &[u8],
+    ) -> itc_runtime::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let (cf, p) = db_key(column, prefix);
+        let skip = p.len() - prefix.len();
+        let mut out: BTreeMap<Vec<u8>, Vec<u8>> = self
+            .kv
+            .iter_prefix(cf, &p)
+            .map_err(backend)?
+            .into_iter()
+            .map(|(k, v)| (k[skip..].to_vec(), v))
+            .collect();
+        for ((_, k), v) in self
+            .overlay
+            .range((column, prefix.to_vec())..)
+            .take_while(|((c, k), _)| *c == column && k.starts_with(prefix))
+        {
+            match v {
+                Some(v) => out.insert(k.clone(), v.clone()),
+                None => out.remove(k),
+            };
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    fn write(&mut self, batch: Vec<itc_runtime::state::Write>) -> itc_runtime::Result<()> {
+        for (column, key, value) in batch {
+            self.overlay.insert((column, key), value);
+        }
+        Ok(())
+    }
+}
+
+fn dag_err(e: impl std::fmt::Display) -> itc_dag::Error {
+    itc_dag::Error::Store(e.to_string())
+}
+
+fn meta_key(hash: &Hash) -> Vec<u8> {
+    let mut k = Vec::with_capacity(33);
+    k.push(DAG_META);
+    k.extend_from_slice(&hash.0);
+    k
+}
+
+fn decode_stored<T: Decode>(what: &str, hash: &Hash, bytes: &[u8]) -> itc_dag::Result<T> {
+    decode_untrusted(bytes).map_err(|e| {
+        dag_err(format!("stored {what} of {hash} does not decode ({e}); the database is damaged"))
+    })
+}
+
+/// The DAG's store port over RocksDB (see the module docs).
+#[derive(Clone, Debug)]
+pub struct DbDag {
+    kv: KvStore,
+}
+
+impl DbDag {
+    /// The DAG kept in `kv`.
+    pub fn new(kv: KvStore) -> Self {
+        DbDag { kv }
+    }
+}
+
+impl DagStore for DbDag {
+    fn get_vertex(&self, hash: &Hash) -> itc_dag::Result<Option<Vertex>> {
+        match self.kv.get(Column::Vertices, &hash.0).map_err(dag_err)? {
+            Some(bytes) => Ok(Some(decode_stored("vertex", hash, &bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn get_meta(&self, hash: &Hash) -> itc_dag::Result<Option<VertexMeta>> {
+        match self.kv.get(Column::Indexes, &meta_key(hash)).map_err(dag_err)? {
+            Some(bytes) => Ok(Some(decode_stored("vertex metadata", hash, &bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn put_vertex(&mut self, hash: Hash, vertex: Vertex, meta: VertexMeta) -> itc_dag::Result<()> {
+        let mut b = Batch::new();
+        b.put(Column::Vertices, hash.0, vertex.encode());
+        b.put(Column::Indexes, meta_key(&hash), meta.encode());
+        self.kv.commit(b, Durability::Relaxed).map_err(dag_err)
+    }
+
+    fn put_meta(&mut self, hash: Hash, meta: VertexMeta) -> itc_dag::Result<()> {
+        if self.kv.get(Column::Vertices, &hash.0).map_err(dag_err)?.is_none() {
+            return Err(dag_err(format!("metadata for unknown vertex {hash}")));
+        }
+        self.kv.put(Column::Indexes, &meta_key(&hash), &meta.encode()).map_err(dag_err)
+    }
+
+    fn for_each_meta(
+        &self,
+        f: &mut dyn FnMut(&Hash, &VertexMeta) -> itc_dag::Result<()>,
+    ) -> itc_dag::Result<()> {
+        for (key, bytes) in self.kv.iter_prefix(Column::Indexes, &[DAG_META]).map_err(dag_err)? {
+            let array: [u8; 32] = key[1..].try_into().map_err(|_| {
+                dag_err("a vertex metadata key is 33 bytes; the database is damaged")
+            })?;
+            let hash = Hash(array);
+            let meta = decode_stored("vertex metadata", &hash, &bytes)?;
+            f(&hash, &meta)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use itc_runtime::{KvStore as _, MemoryBackend, StateBackend};
+
+    use super::*;
+
+    fn open() -> (tempfile::TempDir, KvStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let kv = KvStore::open(dir.path()).unwrap();
+        (dir, kv)
+    }
+
+    /// The database-backed state gives the memory backend's roots and reads, leaves the database
+    /// untouched until its writes are taken, and reopens at the flushed version.
+    #[test]
+    fn db_state_matches_memory_and_flushes_only_when_asked() {
+        let (_dir, kv) = open();
+        let mut mem = MemoryBackend::new();
+        let mut db = NodeState::open(DbState::new(kv.clone())).unwrap();
+        for version in 0..4u64 {
+            for i in 0..30u64 {
+                let key = format!("acct/{}", (i * 7 + version) % 40).into_bytes();
+                if (i + version) % 5 == 0 {
+                    mem.delete(&key);
+                    db.delete(&key);
+                } else {
+                    let value = (i * version).to_le_bytes().to_vec();
+                    mem.put(key.clone(), value.clone());
+                    db.put(key, value);
+                }
+            }
+            assert_eq!(mem.commit(version).unwrap(), db.commit(version).unwrap());
+            assert_eq!(mem.iter_prefix(b"acct/").unwrap(), db.iter_prefix(b"acct/").unwrap());
+            if version == 1 {
+                // A speculative clone commits a version the database never sees.
+                let mut fork = db.clone();
+                fork.put(b"acct/x".to_vec(), vec![1]);
+                fork.commit(2).unwrap();
+                assert_eq!(NodeState::open(DbState::new(kv.clone())).unwrap().version(), None);
+            }
+        }
+        let writes = db.store_mut().take_writes();
+        assert!(!writes.is_empty());
+        assert_eq!(db.store().unflushed(), 0);
+        let mut batch = Batch::new();
+        for (cf, k, v) in writes {
+            match v {
+                Some(v) => batch.put(cf, k, v),
+                None => batch.delete(cf, k),
+            }
+        }
+        kv.commit(batch, Durability::Sync).unwrap();
+        let reopened = NodeState::open(DbState::new(kv.clone())).unwrap();
+        assert_eq!(reopened.version(), Some(3));
+        assert_eq!(reopened.root(3).unwrap(), mem.root(3).unwrap());
+        assert_eq!(reopened.iter_prefix(b"acct/").unwrap(), mem.iter_prefix(b"acct/").unwrap());
+        let proof = reopened.prove(b"acct/3", 3).unwrap();
+        assert_eq!(proof, mem.prove(b"acct/3", 3).unwrap());
+        // Raw access: nothing leaks across columns.
+        let s = DbState::new(kv);
+        assert!(s.iter_prefix(StateColumn::Nodes, b"acct/").unwrap().is_empty());
+    }
+
+    #[test]
+    fn db_dag_round_trips_and_reports_damage() {
+        let (_dir, kv) = open();
+        let mut store = DbDag::new(kv.clone());
+        let pair = itc_primitives::Pair::from_string("//Alice", None).unwrap();
+        let tx = itc_chain::sim::transfer(&pair, Hash::ZERO, 0, pair.public(), 1);
+        let vertex = Vertex { tx, parents: Default::default(), pow_nonce: 0 };
+        let hash = vertex.hash();
+        let meta = VertexMeta { tx_hash: vertex.tx.hash(), confirmation: None };
+        assert_eq!(store.get_vertex(&hash).unwrap(), None);
+        assert!(store.put_meta(hash, meta).is_err());
+        store.put_vertex(hash, vertex.clone(), meta).unwrap();
+        assert_eq!(store.get_vertex(&hash).unwrap(), Some(vertex));
+        assert_eq!(store.get_meta(&hash).unwrap(), Some(meta));
+        let mut seen = Vec::new();
+        store
+            .for_each_meta(&mut |h, m| {
+                seen.push((*h, *m));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(seen, vec![(hash, meta)]);
+        kv.put(Column::Vertices, &hash.0, &[0xff, 0xff]).unwrap();
+        let err = store.get_vertex(&hash).unwrap_err().to_string();
+        assert!(err.contains("damaged"), "{err}");
+    }
+}

@@ -1,0 +1,642 @@
+//! The event loop that owns the validator (see the parent module).
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use itc_chain::{Event as ChainEvent, Finalized, Output, Persisted, Submitted, Validator};
+use itc_consensus::{PersistRecord, TimerId};
+use itc_primitives::{decode_untrusted, AccountId, BoundedVec, Hash, Pair, Transaction};
+use itc_runtime::GenesisConfig;
+use libp2p::PeerId;
+use parity_scale_codec::Encode;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use super::adapters::{DbDag, DbState, DbWrite, NodeState};
+use super::api::NodeApi;
+use super::wire::ConsensusEnvelope;
+use super::{NodeValidator, ServiceConfig};
+use crate::metrics::Metrics;
+use crate::network::{
+    self, protocol::MAX_VERTICES_PER_REQUEST, Request, Response, Topic, Validation,
+};
+use crate::rpc::FinalizedMilestone;
+use crate::storage::{ChainStore, MilestoneCommit, ReceiptRecord};
+use crate::{Error, Result};
+
+/// Most network events taken in one burst.
+const MAX_BURST: usize = 512;
+
+/// How often the validator is woken up without an event.
+const TICK: Duration = Duration::from_millis(20);
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+fn chain_err(e: itc_chain::Error) -> Error {
+    Error::Chain(e.to_string())
+}
+
+/// What the RPC layer and the node handle ask of the driver.
+pub(crate) enum Command {
+    /// Admit a client's transaction.
+    SubmitTransaction(Transaction, oneshot::Sender<itc_chain::Result<Hash>>),
+    /// Admit a client's ready vertex (SCALE bytes).
+    SubmitVertex(Vec<u8>, oneshot::Sender<itc_chain::Result<Hash>>),
+    /// Partition: drop traffic from and to these peers.
+    Block(Vec<PeerId>),
+}
+
+/// What a running node reports about itself (see [`super::Node::status`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeStatus {
+    /// The latest finalised milestone.
+    pub finalized: u64,
+    /// The consensus view.
+    pub view: u64,
+}
+
+/// State shared with the RPC layer's queries.
+pub(crate) struct Shared {
+    pub v: NodeValidator,
+    pub peers: HashSet<PeerId>,
+}
+
+/// Builds a new chain in an empty database, or restores the one stored. Returns the validator
+/// and, for a new chain, the genesis writes still to be made durable.
+pub(crate) fn open_validator(
+    cfg: &ServiceConfig,
+    store: &ChainStore,
+    genesis: &GenesisConfig,
+    pair: Pair,
+) -> Result<(NodeValidator, Option<Vec<DbWrite>>)> {
+    let kv = store.kv().clone();
+    let state =
+        NodeState::open(DbState::new(kv.clone())).map_err(|e| Error::Chain(e.to_string()))?;
+    let ts = cfg.spec.genesis_timestamp_ms;
+    let Some((height, _)) = store.finalized()? else {
+        let mut v = Validator::new(cfg.chain.clone(), pair, genesis, ts, DbDag::new(kv), state)
+            .map_err(chain_err)?;
+        let writes = v.state_mut().store_mut().take_writes();
+        return Ok((v, Some(writes)));
+    };
+    let mut milestones = Vec::with_capacity(height as usize);
+    for number in 1..=height {
+        let (header, certificate) = store.milestone(number)?.ok_or_else(|| {
+            Error::BadMilestone(format!("milestone {number} is missing from the database"))
+        })?;
+        let mut order = Vec::new();
+        let mut receipts = Vec::new();
+        for stored in store.receipts(number)? {
+            order.push(stored.vertex_hash);
+            receipts.push(decode_untrusted(&stored.receipt).map_err(|e| Error::Corrupt {
+                column: "receipts",
+                key: format!("{number}"),
+                reason: e.to_string(),
+            })?);
+        }
+        milestones.push(Finalized { header, certificate, order, receipts });
+    }
+    let (raw, _) = store.consensus_log()?;
+    let records = raw
+        .iter()
+        .map(|bytes| decode_untrusted::<PersistRecord>(bytes))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::Corrupt {
+            column: "consensus",
+            key: String::new(),
+            reason: e.to_string(),
+        })?;
+    let stored_genesis = store.milestone(0)?.map(|(h, _)| h.hash());
+    let persisted = Persisted { store: DbDag::new(kv), state, milestones, records };
+    let v =
+        Validator::restore(cfg.chain.clone(), pair, genesis, ts, persisted).map_err(chain_err)?;
+    if stored_genesis != Some(v.genesis_hash()) {
+        return Err(Error::Config(format!(
+            "the database under {} holds another chain (genesis {:?}, the spec gives {}); use \
+             another --base-path or the spec it was created with",
+            cfg.base_path.display(),
+            stored_genesis,
+            v.genesis_hash()
+        )));
+    }
+    Ok((v, None))
+}
+
+/// What [`Driver::new`] returns: the driver and the handles the node keeps.
+pub(crate) struct Handles {
+    pub driver: Driver,
+    pub api: NodeApi,
+    pub control: mpsc::Sender<Command>,
+    pub shared: Arc<Mutex<Shared>>,
+    pub status: watch::Receiver<NodeStatus>,
+    pub finalized: broadcast::Sender<FinalizedMilestone>,
+}
+
+/// The event loop.
+pub(crate) struct Driver {
+    shared: Arc<Mutex<Shared>>,
+    me: AccountId,
+    store: ChainStore,
+    client: network::Client,
+    events: mpsc::Receiver<network::Event>,
+    metrics: Arc<Metrics>,
+    stop: watch::Receiver<bool>,
+    commands: mpsc::Receiver<Command>,
+    timers_tx: mpsc::UnboundedSender<TimerId>,
+    timers: mpsc::UnboundedReceiver<TimerId>,
+    fetched_tx: mpsc::UnboundedSender<Vec<Vec<u8>>>,
+    fetched: mpsc::UnboundedReceiver<Vec<Vec<u8>>>,
+    finalized_tx: broadcast::Sender<FinalizedMilestone>,
+    log_seq: u64,
+    nonce: u64,
+    blocked: HashSet<PeerId>,
+    submitted: HashMap<Hash, Instant>,
+    fetch_rotation: usize,
+    last_view: u64,
+    status: watch::Sender<NodeStatus>,
+}
+
+impl Driver {
+    /// The driver, the RPC port over it and the control channel.
+    pub(crate) fn new(
+        validator: NodeValidator,
+        store: ChainStore,
+        client: network::Client,
+        events: mpsc::Receiver<network::Event>,
+        metrics: Arc<Metrics>,
+        stop: watch::Receiver<bool>,
+        genesis_writes: Option<Vec<DbWrite>>,
+    ) -> Result<Handles> {
+        if let Some(writes) = genesis_writes {
+            let header = validator.genesis_header().clone();
+            let certificate = itc_primitives::FinalityCertificate {
+                number: 0,
+                view: 0,
+                header_hash: header.hash(),
+                signatures: Default::default(),
+            };
+            store.apply_milestone(&MilestoneCommit {
+                header,
+                certificate,
+                receipts: Vec::new(),
+                state_changes: Vec::new(),
+                extra: writes,
+            })?;
+        }
+        let (_, log_seq) = store.consensus_log()?;
+        let me = validator.id();
+        let committee_size =
+            validator.committee(validator.last_header().epoch).map_or(1, |c| c.members.len());
+        metrics.on_finalized(validator.finalized_number(), 0);
+        let shared = Arc::new(Mutex::new(Shared { v: validator, peers: HashSet::new() }));
+        let (command_tx, commands) = mpsc::channel(1024);
+        let (timers_tx, timers) = mpsc::unbounded_channel();
+        let (fetched_tx, fetched) = mpsc::unbounded_channel();
+        let (finalized_tx, _) = broadcast::channel(256);
+        let api = NodeApi {
+            shared: shared.clone(),
+            commands: command_tx.clone(),
+            store: store.clone(),
+            client: client.clone(),
+            finalized: finalized_tx.clone(),
+            committee_size,
+        };
+        let driver = Driver {
+            shared,
+            me,
+            store,
+            client,
+            events,
+            metrics,
+            stop,
+            commands,
+            timers_tx,
+            timers,
+            fetched_tx,
+            fetched,
+            finalized_tx,
+            log_seq,
+            nonce: now_ms(),
+            blocked: HashSet::new(),
+            submitted: HashMap::new(),
+            fetch_rotation: 0,
+            last_view: 0,
+            status: watch::channel(NodeStatus::default()).0,
+        };
+        Ok(Handles {
+            shared: driver.shared.clone(),
+            status: driver.status.subscribe(),
+            finalized: driver.finalized_tx.clone(),
+            driver,
+            api,
+            control: command_tx,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        // A panic while holding the lock cannot leave the validator half-updated in a way that
+        // matters more than the panic itself; keep serving.
+        self.shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `f` on the validator.
+    fn call<R>(
+        &mut self,
+        f: impl FnOnce(&mut NodeValidator, u64) -> itc_chain::Result<R>,
+    ) -> itc_chain::Result<R> {
+        let mut shared = self.lock();
+        f(&mut shared.v, now_ms())
+    }
+
+    /// Publishes height and view once an event's outputs are carried out (so a reported height
+    /// is durable).
+    fn publish_status(&mut self) {
+        let status = {
+            let shared = self.lock();
+            NodeStatus { finalized: shared.v.finalized_number(), view: shared.v.consensus().view() }
+        };
+        if status.view > self.last_view {
+            self.last_view = status.view;
+            self.metrics.on_view_change();
+        }
+        self.status.send_if_modified(|s| std::mem::replace(s, status) != status);
+    }
+
+    /// Runs until stopped or a fatal error.
+    pub(crate) async fn run(mut self) -> Result<()> {
+        let outputs = self.call(|v, now| v.start(now)).map_err(chain_err)?;
+        self.carry_out(outputs)?;
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let outputs = tokio::select! {
+                _ = self.stop.changed() => break,
+                Some(event) = self.events.recv() => self.on_network_burst(event),
+                Some(id) = self.timers.recv() => self.call(|v, now| v.handle(ChainEvent::Timeout(id), now)),
+                Some(command) = self.commands.recv() => self.on_command(command),
+                Some(batch) = self.fetched.recv() => self.on_vertices(&batch),
+                _ = tick.tick() => self.call(|v, now| v.handle(ChainEvent::Tick, now)),
+            };
+            match outputs {
+                Ok(outputs) => {
+                    self.carry_out(outputs)?;
+                    self.publish_status();
+                }
+                Err(e) => {
+                    tracing::error!("stopping: {e}");
+                    return Err(chain_err(e));
+                }
+            }
+        }
+        tracing::info!("node stopped");
+        Ok(())
+    }
+
+    fn on_command(&mut self, command: Command) -> itc_chain::Result<Vec<Output>> {
+        let (result, reply) = match command {
+            Command::SubmitTransaction(tx, reply) => {
+                let hash = tx.hash();
+                let result = self.call(|v, now| v.submit_transaction(tx, now));
+                if result.is_ok() {
+                    self.submitted.insert(hash, Instant::now());
+                }
+                (result, reply)
+            }
+            Command::SubmitVertex(bytes, reply) => {
+                let result = self.call(|v, now| v.submit_vertex(&bytes, now));
+                if let Ok(s) = &result {
+                    self.submitted.insert(s.tx_hash, Instant::now());
+                }
+                (result, reply)
+            }
+            Command::Block(peers) => {
+                self.blocked = peers.into_iter().collect();
+                return Ok(Vec::new());
+            }
+        };
+        match result {
+            Ok(Submitted { tx_hash, outputs, .. }) => {
+                let _ = reply.send(Ok(tx_hash));
+                Ok(outputs)
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e));
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    fn on_vertices(&mut self, batch: &[Vec<u8>]) -> itc_chain::Result<Vec<Output>> {
+        let (results, outputs) = self.call(|v, now| v.receive_vertices(batch, now))?;
+        for r in results.iter().filter_map(|r| r.as_ref().err()) {
+            tracing::debug!("vertex refused: {r}");
+        }
+        Ok(outputs)
+    }
+
+    /// Takes `first` and whatever else the network has queued (up to a bound): gossiped
+    /// vertices are admitted as one batch (one batched signature verification), then the other
+    /// events in order.
+    fn on_network_burst(&mut self, first: network::Event) -> itc_chain::Result<Vec<Output>> {
+        let mut events = vec![first];
+        while events.len() < MAX_BURST {
+            match self.events.try_recv() {
+                Ok(event) => events.push(event),
+                Err(_) => break,
+            }
+        }
+        let mut vertices = Vec::new();
+        let mut others = Vec::new();
+        for event in events {
+            match event {
+                network::Event::Gossip { topic: Topic::Vertices, source, message_id, data }
+                    if !self.blocked.contains(&source) =>
+                {
+                    vertices.push((message_id, source, data))
+                }
+                other => others.push(other),
+            }
+        }
+        let mut outputs = Vec::new();
+        if !vertices.is_empty() {
+            let batch: Vec<Vec<u8>> = vertices.iter().map(|(_, _, d)| d.clone()).collect();
+            let (results, out) = self.call(|v, now| v.receive_vertices(&batch, now))?;
+            for ((id, source, _), result) in vertices.into_iter().zip(&results) {
+                let verdict = if result.is_ok() { Validation::Accept } else { Validation::Ignore };
+                if let Err(e) = result {
+                    tracing::debug!(%source, "vertex refused: {e}");
+                }
+                self.report(id, source, verdict);
+            }
+            outputs.extend(out);
+        }
+        for event in others {
+            outputs.extend(self.on_network(event)?);
+        }
+        Ok(outputs)
+    }
+
+    fn on_network(&mut self, event: network::Event) -> itc_chain::Result<Vec<Output>> {
+        match event {
+            network::Event::Gossip { topic, source, message_id, data } => {
+                if self.blocked.contains(&source) {
+                    self.report(message_id, source, Validation::Ignore);
+                    return Ok(Vec::new());
+                }
+                match topic {
+                    Topic::Vertices => {
+                        let (results, outputs) = self
+                            .call(|v, now| v.receive_vertices(std::slice::from_ref(&data), now))?;
+                        let verdict = match results.first() {
+                            Some(Ok(_)) => Validation::Accept,
+                            _ => Validation::Ignore,
+                        };
+                        self.report(message_id, source, verdict);
+                        Ok(outputs)
+                    }
+                    Topic::Consensus => {
+                        let Ok(envelope) = decode_untrusted::<ConsensusEnvelope>(&data) else {
+                            self.report(message_id, source, Validation::Reject);
+                            return Ok(Vec::new());
+                        };
+                        self.report(message_id, source, Validation::Accept);
+                        if envelope.to.is_some_and(|to| to != self.me) {
+                            return Ok(Vec::new());
+                        }
+                        let message =
+                            match itc_consensus::SignedMessage::from_bytes(&envelope.message) {
+                                Ok(m) => m,
+                                Err(e) => {
+                                    tracing::debug!(%source, "undecodable consensus message: {e}");
+                                    return Ok(Vec::new());
+                                }
+                            };
+                        let from = message.sender;
+                        self.call(|v, now| {
+                            v.handle(ChainEvent::Message { from, msg: Box::new(message) }, now)
+                        })
+                    }
+                }
+            }
+            network::Event::InboundRequest { peer, request, channel } => {
+                let response = if self.blocked.contains(&peer) {
+                    Response::Refused("partitioned".into())
+                } else {
+                    self.answer(request)
+                };
+                let client = self.client.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = client.respond(channel, response).await {
+                        tracing::debug!(%peer, "cannot answer: {e}");
+                    }
+                });
+                Ok(Vec::new())
+            }
+            network::Event::PeerConnected(peer) => {
+                let n = {
+                    let mut s = self.lock();
+                    s.peers.insert(peer);
+                    s.peers.len()
+                };
+                self.metrics.set_peers(n);
+                tracing::info!(%peer, peers = n, "peer connected");
+                Ok(Vec::new())
+            }
+            network::Event::PeerDisconnected(peer) => {
+                let n = {
+                    let mut s = self.lock();
+                    s.peers.remove(&peer);
+                    s.peers.len()
+                };
+                self.metrics.set_peers(n);
+                tracing::info!(%peer, peers = n, "peer disconnected");
+                Ok(Vec::new())
+            }
+            network::Event::PeerSubscribed { .. } => Ok(Vec::new()),
+        }
+    }
+
+    fn answer(&self, request: Request) -> Response {
+        match request {
+            Request::Vertices(hashes) => {
+                let s = self.lock();
+                let found: Vec<_> =
+                    hashes.iter().filter_map(|h| s.v.vertex(h).ok().flatten()).collect();
+                match BoundedVec::new(found) {
+                    Ok(list) => Response::Vertices(list),
+                    Err(_) => Response::Refused("too many vertices".into()),
+                }
+            }
+            Request::Milestones { from, count } => {
+                let count = (count as usize).min(network::protocol::MAX_MILESTONES_PER_REQUEST);
+                let mut list = Vec::new();
+                for n in from..from.saturating_add(count as u64) {
+                    match self.store.milestone(n) {
+                        Ok(Some(m)) => list.push(m),
+                        _ => break,
+                    }
+                }
+                match BoundedVec::new(list) {
+                    Ok(list) => Response::Milestones(list),
+                    Err(_) => Response::Refused("too many milestones".into()),
+                }
+            }
+            Request::Chunk(_) => Response::Refused("this node stores no data chunks".into()),
+        }
+    }
+
+    // The network loop may itself wait for this loop to take its events, so this loop never
+    // awaits the network: commands go out from their own tasks.
+    fn report(&self, id: libp2p::gossipsub::MessageId, source: PeerId, verdict: Validation) {
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            if let Err(e) = client.report_validation(id, source, verdict).await {
+                tracing::debug!("cannot report validation: {e}");
+            }
+        });
+    }
+
+    fn publish(&self, topic: Topic, data: Vec<u8>) {
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            if let Err(e) = client.publish(topic, data).await {
+                // No peers yet (or a lone dev validator): the protocol resends what matters.
+                tracing::trace!("publish on {topic:?}: {e}");
+            }
+        });
+    }
+
+    fn send_consensus(&mut self, to: Option<AccountId>, msg: itc_consensus::SignedMessage) {
+        if to == Some(self.me) {
+            return;
+        }
+        self.nonce += 1;
+        let envelope = ConsensusEnvelope { to, nonce: self.nonce, message: msg.to_bytes() };
+        self.publish(Topic::Consensus, envelope.encode());
+    }
+
+    fn fetch(&mut self, hashes: Vec<Hash>) {
+        let peers: Vec<PeerId> = {
+            let s = self.lock();
+            s.peers.iter().filter(|p| !self.blocked.contains(*p)).copied().collect()
+        };
+        if peers.is_empty() {
+            return;
+        }
+        self.fetch_rotation = self.fetch_rotation.wrapping_add(1);
+        let peer = peers[self.fetch_rotation % peers.len()];
+        for chunk in hashes.chunks(MAX_VERTICES_PER_REQUEST) {
+            let Ok(list) = BoundedVec::new(chunk.to_vec()) else { continue };
+            let client = self.client.clone();
+            let tx = self.fetched_tx.clone();
+            tokio::spawn(async move {
+                match client.request(peer, Request::Vertices(list)).await {
+                    Ok(Response::Vertices(vs)) => {
+                        let _ = tx.send(vs.iter().map(Encode::encode).collect());
+                    }
+                    Ok(other) => tracing::debug!(%peer, "fetch answered {other:?}"),
+                    Err(e) => tracing::debug!(%peer, "fetch failed: {e}"),
+                }
+            });
+        }
+    }
+
+    /// Carries out outputs in order: network, timers, then the durable writes (finalised
+    /// milestones, then consensus records), whose acknowledgements may produce more outputs.
+    fn carry_out(&mut self, outputs: Vec<Output>) -> Result<()> {
+        let mut queue: VecDeque<Output> = outputs.into();
+        while !queue.is_empty() {
+            let mut persists = Vec::new();
+            let mut finalized = Vec::new();
+            while let Some(output) = queue.pop_front() {
+                match output {
+                    Output::Send(to, msg) => self.send_consensus(Some(to), msg),
+                    Output::Broadcast(msg) => self.send_consensus(None, msg),
+                    Output::Persist(id, record) => persists.push((id, record.encode())),
+                    Output::ScheduleTimeout { id, after_ms } => {
+                        let tx = self.timers_tx.clone();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(Duration::from_millis(after_ms)).await;
+                            let _ = tx.send(id);
+                        });
+                    }
+                    Output::Gossip(vertex) => self.publish(Topic::Vertices, vertex.encode()),
+                    Output::FetchVertices(hashes) => self.fetch(hashes),
+                    Output::Finalized(f) => finalized.push(*f),
+                    Output::Evidence(e) => tracing::warn!("equivocation evidence: {e:?}"),
+                    Output::EpochChanged { epoch, base } => {
+                        tracing::info!(epoch, base, "committee changed")
+                    }
+                }
+            }
+            if !finalized.is_empty() {
+                self.write_finalized(finalized)?;
+            }
+            if !persists.is_empty() {
+                let records: Vec<Vec<u8>> = persists.iter().map(|(_, r)| r.clone()).collect();
+                self.log_seq = self.store.append_consensus(self.log_seq, &records)?;
+                for (id, _) in persists {
+                    let more = self
+                        .call(|v, now| v.handle(ChainEvent::Persisted(id), now))
+                        .map_err(chain_err)?;
+                    queue.extend(more);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes finalised milestones durable with the state they produced, then tells subscribers.
+    fn write_finalized(&mut self, finalized: Vec<Finalized>) -> Result<()> {
+        let mut commits = Vec::with_capacity(finalized.len());
+        for f in &finalized {
+            let receipts = f
+                .receipts
+                .iter()
+                .zip(&f.order)
+                .map(|(r, vertex)| ReceiptRecord {
+                    tx_hash: r.tx_hash,
+                    vertex_hash: *vertex,
+                    receipt: r.encode(),
+                })
+                .collect();
+            commits.push(MilestoneCommit {
+                header: f.header.clone(),
+                certificate: f.certificate.clone(),
+                receipts,
+                state_changes: Vec::new(),
+                extra: Vec::new(),
+            });
+        }
+        {
+            // The state these milestones produced leaves the validator's overlay and reaches the
+            // database under the lock, so that no query sees it in neither place. Every call's
+            // outputs are carried out before the next call, so the overlay holds exactly the
+            // writes of these milestones.
+            let mut shared = self.lock();
+            if let Some(last) = commits.last_mut() {
+                last.extra = shared.v.state_mut().store_mut().take_writes();
+            }
+            self.store.apply_milestones(&commits)?;
+        }
+        for f in finalized {
+            let txs = f.receipts.len() as u64;
+            for r in &f.receipts {
+                if let Some(at) = self.submitted.remove(&r.tx_hash) {
+                    self.metrics.observe_finality_latency(at.elapsed());
+                }
+            }
+            self.metrics.on_finalized(f.header.number, txs);
+            tracing::debug!(number = f.header.number, txs, "finalised");
+            let transactions = f.receipts.iter().map(|r| r.tx_hash).collect();
+            let _ = self.finalized_tx.send(FinalizedMilestone {
+                header: f.header,
+                certificate: f.certificate,
+                transactions,
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,117 @@
+//! `kill -9` of a dev node under load loses no finalised transaction, and the node resumes from
+//! its database.
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use itc_node::cli::client::{client, genesis_hash, signed_transfer};
+use itc_primitives::{Hash, Pair};
+use jsonrpsee::core::client::ClientT;
+use jsonrpsee::rpc_params;
+use parity_scale_codec::Encode;
+use serde_json::Value;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn spawn(base: &std::path::Path, rpc: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_itc"))
+        .args(["node", "--dev", "--no-metrics", "-l", "warn", "--rpc-port", &rpc.to_string()])
+        .arg("--base-path")
+        .arg(base)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap()
+}
+
+/// Polls until the node answers RPC (process start-up), under a deadline.
+async fn connect(url: &str) -> jsonrpsee_http_client::HttpClient {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let c = client(url).unwrap();
+        if c.request::<Value, _>("system_health", rpc_params![]).await.is_ok() {
+            return c;
+        }
+        assert!(Instant::now() < deadline, "node at {url} did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn status(c: &jsonrpsee_http_client::HttpClient, h: &Hash) -> Value {
+    c.request("tx_status", rpc_params![h.to_hex()]).await.unwrap()
+}
+
+#[test]
+fn kill_9_during_load_loses_no_finalised_transaction() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let url = format!("http://127.0.0.1:{port}");
+        let mut child = spawn(dir.path(), port);
+        let c = connect(&url).await;
+        let genesis = genesis_hash(&c).await.unwrap();
+        let alice = Pair::from_string("//Alice", None).unwrap();
+        let bob = Pair::from_string("//Bob", None).unwrap().public();
+
+        // Submit continuously; remember what the node reported final. Kill it mid-stream.
+        let mut sent: Vec<Hash> = Vec::new();
+        let mut finalized: Vec<(Hash, u64)> = Vec::new();
+        let mut nonce = 0;
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while finalized.len() < 20 {
+            assert!(Instant::now() < deadline, "only {} transfers finalised", finalized.len());
+            let tx = signed_transfer(&alice, genesis, nonce, bob, 1_000, 0);
+            let hex = format!("0x{}", hex::encode(tx.encode()));
+            match c.request::<Value, _>("author_submitTransaction", rpc_params![hex]).await {
+                Ok(_) => {
+                    sent.push(tx.hash());
+                    nonce += 1;
+                }
+                // The nonce window is full: let milestones catch up.
+                Err(_) => {}
+            }
+            finalized.clear();
+            for h in &sent {
+                let s = status(&c, h).await;
+                if s["status"] == "finalized" {
+                    finalized.push((*h, s["milestone"].as_u64().unwrap()));
+                }
+            }
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+
+        let mut child = spawn(dir.path(), port);
+        let c = connect(&url).await;
+        assert_eq!(genesis_hash(&c).await.unwrap(), genesis);
+        for (h, milestone) in &finalized {
+            let s = status(&c, h).await;
+            assert_eq!(s["status"], "finalized", "{h} lost after kill -9: {s}");
+            assert_eq!(s["milestone"].as_u64(), Some(*milestone));
+        }
+        // The restarted node goes on: a new transfer with the next nonce finalises.
+        let next: u64 = c
+            .request::<Value, _>("account_nextNonce", rpc_params![alice.public().to_string()])
+            .await
+            .unwrap()
+            .as_u64()
+            .unwrap();
+        assert!(next >= finalized.len() as u64);
+        let tx = signed_transfer(&alice, genesis, next, bob, 1, 0);
+        let hex = format!("0x{}", hex::encode(tx.encode()));
+        let _: Value = c.request("author_submitTransaction", rpc_params![hex]).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let s = status(&c, &tx.hash()).await;
+            if s["status"] == "finalized" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no finality after restart: {s}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+    });
+}

@@ -1,0 +1,100 @@
+//! Four validators over real libp2p and RocksDB in one process: finality with equal state roots,
+//! a crashed validator, its restart and catch-up, a dead primary, and a 2–2 partition.
+use itc_tests::{dev, wait_status, LocalNet, Rpc};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+#[test]
+fn four_validators_finalise_survive_a_crash_catch_up_and_replace_a_dead_primary() {
+    runtime().block_on(async {
+        let mut net = LocalNet::start(4).await.unwrap();
+        net.wait_height(&[0, 1, 2, 3], 1).await.unwrap();
+        let genesis = net.node(0).genesis_hash;
+        let (eve, ferdie) = (dev("Eve"), dev("Ferdie").public());
+
+        // Transfers submitted to one node finalise everywhere, with equal balances and roots.
+        let rpc1 = Rpc::to(net.node(1)).unwrap();
+        let before = rpc1.free(&ferdie).await.unwrap();
+        let mut hashes = Vec::new();
+        for nonce in 0..10 {
+            hashes.push(
+                rpc1.transfer(genesis, &eve, nonce, ferdie, 1_000 + nonce as u128).await.unwrap(),
+            );
+        }
+        let at = rpc1.wait_final(net.node(1), &hashes).await.unwrap();
+        let top = *at.iter().max().unwrap();
+        net.wait_height(&[0, 1, 2, 3], top).await.unwrap();
+        let expected = before + (0..10).map(|n| 1_000 + n as u128).sum::<u128>();
+        for i in 0..4 {
+            let rpc = Rpc::to(net.node(i)).unwrap();
+            assert_eq!(rpc.free(&ferdie).await.unwrap(), expected, "node {i}");
+            assert_eq!(rpc.wait_final(net.node(i), &hashes).await.unwrap(), at, "node {i}");
+            let root = net.node(i).state_root(top);
+            assert!(
+                root.is_some(),
+                "node {i} has no state root for {top} (at {})",
+                net.node(i).finalized_number()
+            );
+            assert_eq!(root, net.node(0).state_root(top), "node {i}");
+        }
+
+        // Node 3 (a backup) crashes: the other three keep finalising.
+        net.stop_node(3).await.unwrap();
+        let h = rpc1.transfer(genesis, &eve, 10, ferdie, 5).await.unwrap();
+        let m = rpc1.wait_final(net.node(1), &[h]).await.unwrap()[0];
+        assert!(m > top);
+
+        // It restarts from its database and catches up with the others.
+        let target = net.max_height() + 2;
+        net.start_node(3).await.unwrap();
+        net.wait_height(&[3], target).await.unwrap();
+        assert_eq!(net.node(3).state_root(target), net.node(1).state_root(target));
+        let rpc3 = Rpc::to(net.node(3)).unwrap();
+        assert_eq!(rpc3.wait_final(net.node(3), &[h]).await.unwrap(), vec![m]);
+
+        // The primary of the current view dies: a view change installs another and finality goes on.
+        let view = net.node(1).view();
+        let primary = (view % 4) as usize;
+        net.stop_node(primary).await.unwrap();
+        let live: Vec<usize> = (0..4).filter(|i| *i != primary).collect();
+        let rpc = Rpc::to(net.node(live[0])).unwrap();
+        let h = rpc.transfer(genesis, &eve, 11, ferdie, 7).await.unwrap();
+        rpc.wait_final(net.node(live[0]), &[h]).await.unwrap();
+        for &i in &live {
+            let status = wait_status(net.node(i), |s| s.view > view).await.unwrap();
+            assert!(status.view > view, "node {i} changed view");
+        }
+        net.shutdown().await.unwrap();
+    });
+}
+
+#[test]
+fn a_two_two_partition_halts_finality_and_healing_resumes_it() {
+    runtime().block_on(async {
+        let net = LocalNet::start(4).await.unwrap();
+        net.wait_height(&[0, 1, 2, 3], 2).await.unwrap();
+        net.partition(&[0, 1]).await.unwrap();
+        // Milestones already past their commit phase may still land; then nothing can.
+        let views: Vec<u64> = (0..4).map(|i| net.node(i).view()).collect();
+        let cut = net.max_height();
+        // Every replica's view-change timer expires; neither half has the 3 of 4 votes that a
+        // milestone or a new view needs (PBFT §4.4, §4.5.2).
+        for (i, view) in views.iter().enumerate() {
+            wait_status(net.node(i), |s| s.view > *view).await.unwrap();
+        }
+        let stalled = net.max_height();
+        assert!(stalled <= cut + 1, "finality went on during the partition: {cut} -> {stalled}");
+
+        net.heal().await.unwrap();
+        net.wait_height(&[0, 1, 2, 3], stalled + 2).await.unwrap();
+        let n = stalled + 2;
+        let root = net.node(0).state_root(n);
+        assert!(root.is_some());
+        for i in 1..4 {
+            assert_eq!(net.node(i).state_root(n), root, "node {i}");
+        }
+        net.shutdown().await.unwrap();
+    });
+}
