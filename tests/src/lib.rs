@@ -163,7 +163,7 @@ impl Rpc {
         method: &str,
         params: jsonrpsee::core::params::ArrayParams,
     ) -> anyhow::Result<Value> {
-        self.0.request(method, params).await.with_context(|| format!("{method}"))
+        self.0.request(method, params).await.with_context(|| method.to_string())
     }
 
     /// Signs and submits `amount` units from `from` to `to` with the given nonce.

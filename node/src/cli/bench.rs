@@ -236,32 +236,27 @@ async fn drive(
                 i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
                 i
             });
-            let mut inflight = futures::stream::FuturesUnordered::new();
-            use futures::StreamExt;
+            // Each submission runs as its own task, so a paced one leaves on its tick.
+            let slots = Arc::new(tokio::sync::Semaphore::new(concurrency));
+            let mut tasks = tokio::task::JoinSet::new();
             for (node, tx) in txs {
                 if let Some(i) = interval.as_mut() {
                     i.tick().await;
                 }
-                while inflight.len() >= concurrency {
-                    if let Some(r) = inflight.next().await {
-                        r?;
-                    }
-                }
+                let permit = slots.clone().acquire_owned().await?;
                 let c = clients[node].clone();
                 let submitted = submitted.clone();
-                inflight.push(async move {
+                tasks.spawn(async move {
                     let hex = format!("0x{}", hex::encode(tx.encode()));
-                    let at = Instant::now();
-                    submitted.lock().await.insert(tx.hash(), at);
-                    let _: Value = c
-                        .request("author_submitTransaction", rpc_params![hex])
-                        .await
-                        .context("submitting a transfer")?;
-                    anyhow::Ok(())
+                    submitted.lock().await.insert(tx.hash(), Instant::now());
+                    let result: Result<Value, _> =
+                        c.request("author_submitTransaction", rpc_params![hex]).await;
+                    drop(permit);
+                    result.map(|_| ()).context("submitting a transfer")
                 });
             }
-            while let Some(r) = inflight.next().await {
-                r?;
+            while let Some(r) = tasks.join_next().await {
+                r??;
             }
             anyhow::Ok(())
         })

@@ -179,7 +179,24 @@ pub fn service_config(
     Ok((cfg, temp, log))
 }
 
-/// `itc node`: runs until Ctrl-C (or a fatal error).
+/// Resolves on Ctrl-C or, on Unix, SIGTERM (what `kill` and service managers send).
+async fn terminated() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
+}
+
+/// `itc node`: runs until Ctrl-C or SIGTERM (or a fatal error).
 pub fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     let (cfg, _temp, log) = service_config(&args)?;
     init_logging(Some(&log));
@@ -200,7 +217,7 @@ pub fn run_node(args: NodeArgs) -> anyhow::Result<()> {
         }
         println!("Ctrl-C stops it.");
         tokio::select! {
-            r = tokio::signal::ctrl_c() => {
+            r = terminated() => {
                 r.context("waiting for Ctrl-C")?;
                 println!("stopping…");
                 node.stop().await?;
@@ -237,7 +254,7 @@ fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
 }
 
 /// `itc testnet`: generates keys and a chain spec, starts one validator process per key on
-/// loopback, prints their ports and stops them all on Ctrl-C.
+/// loopback, prints their ports and stops them all on Ctrl-C or SIGTERM.
 pub fn run_testnet(args: TestnetArgs) -> anyhow::Result<()> {
     if args.validators == 0 || args.validators > 100 {
         bail!("--validators must be 1 to 100");
@@ -340,7 +357,7 @@ pub fn run_testnet(args: TestnetArgs) -> anyhow::Result<()> {
         let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
         loop {
             tokio::select! {
-                r = tokio::signal::ctrl_c() => { r?; break; }
+                r = terminated() => { r?; break; }
                 _ = tick.tick() => {
                     for (i, child) in guard.0.iter_mut().enumerate() {
                         if let Some(status) = child.try_wait()? {

@@ -85,7 +85,7 @@ impl ChainApi for NodeApi {
 
     async fn account(&self, account: AccountId) -> ApiResult<Option<AccountInfo>> {
         let info = self.lock().v.account(&account).map_err(internal)?;
-        Ok((!info.is_empty()).then(|| AccountInfo {
+        Ok((!info.is_empty()).then_some(AccountInfo {
             nonce: info.nonce,
             free: info.data.free,
             reserved: info.data.reserved,

@@ -124,7 +124,7 @@ pub(crate) fn open_validator(
     Ok((v, None))
 }
 
-/// What [`Driver::new`] returns: the driver and the handles the node keeps.
+/// What [`Driver::build`] returns: the driver and the handles the node keeps.
 pub(crate) struct Handles {
     pub driver: Driver,
     pub api: NodeApi,
@@ -160,7 +160,7 @@ pub(crate) struct Driver {
 
 impl Driver {
     /// The driver, the RPC port over it and the control channel.
-    pub(crate) fn new(
+    pub(crate) fn build(
         validator: NodeValidator,
         store: ChainStore,
         client: network::Client,

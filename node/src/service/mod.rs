@@ -201,7 +201,7 @@ pub async fn start(cfg: ServiceConfig) -> Result<Node> {
     };
     let (stop, stop_rx) = watch::channel(false);
     let handles =
-        driver::Driver::new(validator, store, client, events, metrics, stop_rx, fresh_writes)?;
+        driver::Driver::build(validator, store, client, events, metrics, stop_rx, fresh_writes)?;
     let driver::Handles { driver, api, control, shared, status, finalized } = handles;
     let rpc = rpc::start(&cfg.rpc, Arc::new(api)).await?;
     let rpc_addr = rpc.addr;
