@@ -35,8 +35,9 @@
 //!   confirms it; receipts go into the tx index; [`Output::Finalized`] goes to the node.
 //! - **State transfer**: the replica asks peers for certified milestones when it sees it is
 //!   behind and serves the last `retain_certified` itself; [`Validator::certified_range`] serves
-//!   older ones from this node's memory. Received ones arrive as commits and are applied as
-//!   above.
+//!   older ones from this node's memory, and [`Validator::receive_certified`] adopts such
+//!   milestones fetched out of band (the node asks a peer's store when it stops progressing).
+//!   Received ones arrive as commits and are applied as above.
 //! - **Queries** for the RPC: [`Validator::next_nonce`] (pending included),
 //!   [`Validator::account`], [`Validator::tx_status`] ([`TxStatus`]: pending with DAG confidence,
 //!   finalised with receipt, failed with reason), [`Validator::latest_finalized`],

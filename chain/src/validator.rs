@@ -4,7 +4,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use itc_consensus::{
-    Action, Evidence, Input, Pbft, PersistId, PersistRecord, SignedMessage, TimerId,
+    message::CertifiedMilestone, Action, Evidence, Input, Pbft, PersistId, PersistRecord,
+    SignedMessage, TimerId,
 };
 use itc_dag::{Attachment, Confidence, Dag, DagConfig, DagStore, InsertOutcome, PreparedVertex};
 use itc_primitives::{
@@ -334,6 +335,27 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
         }
         self.drive(Vec::new(), now_ms, &mut out)?;
         Ok((results, out))
+    }
+
+    /// Adopts certified milestones (header and finality certificate) fetched from a peer's
+    /// store, for a node that fell further behind than the peers' consensus memory serves
+    /// (see [`Validator::certified_range`] for the serving side). The replica checks that each
+    /// extends its chain and that its certificate verifies; adopted ones are then applied like
+    /// any commit: their vertices are fetched, executed and the roots compared. Milestones that
+    /// do not fit are ignored; the outer error is fatal, as for [`Validator::handle`].
+    pub fn receive_certified(
+        &mut self,
+        milestones: Vec<(MilestoneHeader, FinalityCertificate)>,
+        now_ms: u64,
+    ) -> Result<Vec<Output>> {
+        let milestones = milestones
+            .into_iter()
+            .map(|(header, certificate)| CertifiedMilestone { header, certificate })
+            .collect();
+        let actions = self.pbft.step(Input::Certified(milestones));
+        let mut out = Vec::new();
+        self.drive(actions, now_ms, &mut out)?;
+        Ok(out)
     }
 
     fn insert_checked(

@@ -3,7 +3,7 @@ use itc_primitives::{AccountId, FinalityCertificate, Hash, MilestoneHeader};
 use parity_scale_codec::{Decode, Encode};
 
 use crate::{
-    message::{CheckpointProof, PreparedCert, SignedMessage},
+    message::{CertifiedMilestone, CheckpointProof, PreparedCert, SignedMessage},
     SeqNo, View,
 };
 
@@ -37,6 +37,11 @@ pub enum Input {
     },
     /// The record of [`Action::Persist`] with this id is durable.
     Persisted(PersistId),
+    /// Certified milestones the caller fetched out of band (from a peer's store, when this
+    /// replica fell further behind than the peers' in-memory history serves). Those that extend
+    /// the last committed milestone and whose certificates verify are delivered as
+    /// [`Action::Committed`], exactly as a state-transfer answer would be (PBFT §5.3).
+    Certified(Vec<CertifiedMilestone>),
 }
 
 /// Something the caller must do, in the order given.

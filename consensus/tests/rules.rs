@@ -1,7 +1,7 @@
 //! One test per protocol rule, named after the section of Castro & Liskov (OSDI'99 / TOCS'02)
 //! it checks. The cluster is lock-step and in memory (`itc_consensus::sim::Cluster`).
 use itc_consensus::{
-    message::{Body, PrePrepare, Vote},
+    message::{Body, CertifiedMilestone, PrePrepare, Vote},
     sim::{committee_of, make_header, test_pair, Cluster, INVALID_VERTEX_COUNT},
     Action, Config, Input, PersistRecord, SignedMessage, Status,
 };
@@ -384,6 +384,58 @@ fn state_transfer_catches_up_a_replica_that_missed_checkpoints() {
     for (h, cert) in &c.committed[3] {
         cert.verify(h, &committee).unwrap();
     }
+}
+
+/// What replica `i` committed from index `from` on, as a peer's store would serve it.
+fn certified_from(c: &Cluster, i: usize, from: usize) -> Vec<CertifiedMilestone> {
+    c.committed[i][from..]
+        .iter()
+        .map(|(header, certificate)| CertifiedMilestone {
+            header: header.clone(),
+            certificate: certificate.clone(),
+        })
+        .collect()
+}
+
+#[test]
+fn s5_3_certified_milestones_fetched_out_of_band_catch_up_a_replica() {
+    // Replica 3 misses 20 milestones; the others keep only the last 4 in memory, so their
+    // state-transfer answers cannot help. The caller fetches the certified milestones from a
+    // peer's store instead and feeds them in.
+    let mut c = Cluster::new(4, Config { retain_certified: 4, ..cfg() });
+    c.filter = Box::new(|from, to, _| from != 3 && to != 3);
+    run_until(&mut c, &[0, 1, 2], 20);
+    assert!(c.committed[3].is_empty());
+    let fetched = certified_from(&c, 0, 0)[..20].to_vec();
+
+    // A forged certificate at 8 stops adoption there: 1..=7 are delivered, nothing after.
+    let mut forged = fetched.clone();
+    forged[7].certificate.signatures = forged[6].certificate.signatures.clone();
+    c.input(3, Input::Certified(forged));
+    assert_eq!(c.replicas[3].last_committed().0, 7);
+    assert_eq!(c.committed[3].len(), 7);
+
+    // Duplicates are skipped, a gap stops adoption, the rest is delivered in order.
+    c.input(3, Input::Certified(fetched[10..].to_vec()));
+    assert_eq!(c.replicas[3].last_committed().0, 7, "a gap is not bridged");
+    c.input(3, Input::Certified(fetched.clone()));
+    assert_eq!(c.replicas[3].last_committed().0, 20);
+    assert_same_chain(&c, &[0, 3]);
+
+    // Reconnected, it keeps up with the others; whenever it falls behind their memory again,
+    // the caller fetches what it missed, as the node does when its height stops moving.
+    c.filter = Box::new(|_, _, _| true);
+    c.fire_timeout(3);
+    for _ in 0..100 {
+        if c.committed[3].len() >= 40 {
+            break;
+        }
+        c.run(100);
+        let missed = certified_from(&c, 0, c.committed[3].len());
+        c.input(3, Input::Certified(missed));
+    }
+    assert!(c.committed[3].len() >= 40, "replica 3 at {}", c.committed[3].len());
+    assert_same_chain(&c, &[0, 1, 2, 3]);
 }
 
 #[test]

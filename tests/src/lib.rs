@@ -26,6 +26,8 @@ pub struct LocalNet {
     dir: tempfile::TempDir,
     /// Running nodes; `None` while stopped.
     pub nodes: Vec<Option<Node>>,
+    /// Applied to every node's configuration before it starts.
+    configure: fn(&mut ServiceConfig),
 }
 
 /// The dev account `name`.
@@ -36,12 +38,17 @@ pub fn dev(name: &str) -> Pair {
 impl LocalNet {
     /// Starts `n` validators (1 to 6).
     pub async fn start(n: usize) -> anyhow::Result<Self> {
+        Self::start_with(n, |_| {}).await
+    }
+
+    /// Starts `n` validators (1 to 6), each configured by `configure` as well.
+    pub async fn start_with(n: usize, configure: fn(&mut ServiceConfig)) -> anyhow::Result<Self> {
         let mut spec = ChainSpec::dev()?;
         spec.name = "test".into();
         spec.validators =
             itc_primitives::uri::DEV_ACCOUNTS[..n].iter().map(|a| dev(a).public()).collect();
-        let mut net =
-            LocalNet { spec, dir: tempfile::tempdir()?, nodes: (0..n).map(|_| None).collect() };
+        let nodes = (0..n).map(|_| None).collect();
+        let mut net = LocalNet { spec, dir: tempfile::tempdir()?, nodes, configure };
         for i in 0..n {
             net.start_node(i).await?;
         }
@@ -60,6 +67,7 @@ impl LocalNet {
         cfg.bootnodes = self.nodes.iter().flatten().flat_map(|n| n.listen_addrs.clone()).collect();
         cfg.rpc.addr = "127.0.0.1:0".parse()?;
         cfg.metrics = None;
+        (self.configure)(&mut cfg);
         self.nodes[i] = Some(service::start(cfg).await?);
         Ok(())
     }

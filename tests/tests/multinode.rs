@@ -1,5 +1,6 @@
 //! Four validators over real libp2p and RocksDB in one process: finality with equal state roots,
 //! a crashed validator, its restart and catch-up, a dead primary, and a 2–2 partition.
+use itc_node::service::ServiceConfig;
 use itc_tests::{dev, wait_status, LocalNet, Rpc};
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -96,6 +97,35 @@ fn a_two_two_partition_halts_finality_and_healing_resumes_it() {
         for i in 1..4 {
             assert_eq!(net.node(i).state_root(n), root, "node {i}");
         }
+        net.shutdown().await.unwrap();
+    });
+}
+
+#[test]
+fn a_validator_behind_the_peers_consensus_memory_catches_up_from_their_stores() {
+    // The replicas keep only 8 certified milestones in memory and propose idle milestones
+    // quickly, so a validator down for a while can only catch up from the peers' databases.
+    fn configure(cfg: &mut ServiceConfig) {
+        cfg.chain.consensus.retain_certified = 8;
+        cfg.chain.idle_propose_ms = 5;
+    }
+    runtime().block_on(async {
+        let mut net = LocalNet::start_with(4, configure).await.unwrap();
+        net.wait_height(&[0, 1, 2, 3], 2).await.unwrap();
+        net.stop_node(3).await.unwrap();
+        let genesis = net.node(0).genesis_hash;
+        let rpc = Rpc::to(net.node(0)).unwrap();
+        let h = rpc.transfer(genesis, &dev("Eve"), 0, dev("Ferdie").public(), 9).await.unwrap();
+        rpc.wait_final(net.node(0), &[h]).await.unwrap();
+        let behind = net.max_height() + 40;
+        net.wait_height(&[0, 1, 2], behind).await.unwrap();
+
+        net.start_node(3).await.unwrap();
+        let target = net.max_height() + 2;
+        net.wait_height(&[0, 3], target).await.unwrap();
+        assert_eq!(net.node(3).state_root(target), net.node(0).state_root(target));
+        let rpc3 = Rpc::to(net.node(3)).unwrap();
+        rpc3.wait_final(net.node(3), &[h]).await.unwrap();
         net.shutdown().await.unwrap();
     });
 }

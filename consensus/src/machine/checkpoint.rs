@@ -29,7 +29,10 @@ impl Pbft {
         let h = self.stable.checkpoint.seq;
         // Checkpoints far above the window are only useful as a sign that we lag; a bounded
         // range keeps a faulty member from filling memory.
-        if seq <= h || seq % self.cfg.checkpoint_interval != 0 || seq > h + 4 * self.cfg.window {
+        if seq <= h
+            || !seq.is_multiple_of(self.cfg.checkpoint_interval)
+            || seq > h + 4 * self.cfg.window
+        {
             return;
         }
         let payload = checkpoint_payload(self.epoch, &msg.sender, cp);
@@ -83,7 +86,7 @@ impl Pbft {
         if cp.seq == self.epoch_base {
             return cp.digest == self.epoch_base_hash;
         }
-        if cp.seq < self.epoch_base || cp.seq % self.cfg.checkpoint_interval != 0 {
+        if cp.seq < self.epoch_base || !cp.seq.is_multiple_of(self.cfg.checkpoint_interval) {
             return false;
         }
         if !self.distinct_members(proof.signatures.iter().map(|(w, _)| w), None) {

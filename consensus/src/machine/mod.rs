@@ -176,6 +176,12 @@ impl Pbft {
             Input::Propose(header) => self.on_propose(header),
             Input::Validated { seq, digest, ok } => self.on_validated(seq, digest, ok),
             Input::Persisted(id) => self.on_persisted(id),
+            Input::Certified(milestones) => {
+                if self.adopt_certified(milestones) > 0 {
+                    // Caught up this far: a later state request may go out at once.
+                    self.state_requested = false;
+                }
+            }
         }
         std::mem::take(&mut self.out)
     }

@@ -264,7 +264,7 @@ impl Pbft {
             return;
         }
         self.restart_timer();
-        if seq % self.cfg.checkpoint_interval == 0 {
+        if seq.is_multiple_of(self.cfg.checkpoint_interval) {
             self.send_checkpoint(seq, digest);
         }
         self.consider(seq + 1, self.view);

@@ -5,7 +5,7 @@ use itc_primitives::{codec::BoundedVec, AccountId, Committee, Hash};
 use super::{Pbft, Status};
 use crate::{
     io::Action,
-    message::{Body, Checkpoint, CheckpointProof, SignedMessage, MAX_TRANSFER},
+    message::{Body, CertifiedMilestone, Checkpoint, CheckpointProof, SignedMessage, MAX_TRANSFER},
     SeqNo,
 };
 
@@ -36,24 +36,7 @@ impl Pbft {
             Body::StateResponse { milestones, checkpoint } => {
                 let sender = msg.sender;
                 let before = self.last_delivered;
-                for cm in milestones.into_inner() {
-                    let number = cm.header.number;
-                    if number <= self.last_delivered {
-                        continue;
-                    }
-                    if number != self.last_delivered + 1
-                        || cm.header.parent != self.last_hash
-                        || cm.header.epoch != self.epoch
-                    {
-                        break;
-                    }
-                    self.stats.verifications += cm.certificate.signatures.len() as u64;
-                    if cm.certificate.verify(&cm.header, &self.committee).is_err() {
-                        self.stats.rejected += 1;
-                        break;
-                    }
-                    self.deliver(cm.header, cm.certificate);
-                }
+                self.adopt_certified(milestones.into_inner());
                 if let Some(proof) = checkpoint {
                     if msg.epoch == self.epoch
                         && proof.checkpoint.seq > self.stable.checkpoint.seq
@@ -72,6 +55,33 @@ impl Pbft {
             }
             _ => {}
         }
+    }
+
+    /// Delivers the certified milestones that extend the last committed one, in order, each
+    /// after its certificate verifies against the current committee (a milestone naming the
+    /// next committee switches the epoch before the next one is checked). Stops at the first
+    /// that does not fit or does not verify. Returns how many were delivered.
+    pub(crate) fn adopt_certified(&mut self, milestones: Vec<CertifiedMilestone>) -> usize {
+        let before = self.last_delivered;
+        for cm in milestones {
+            let number = cm.header.number;
+            if number <= self.last_delivered {
+                continue;
+            }
+            if number != self.last_delivered + 1
+                || cm.header.parent != self.last_hash
+                || cm.header.epoch != self.epoch
+            {
+                break;
+            }
+            self.stats.verifications += cm.certificate.signatures.len() as u64;
+            if cm.certificate.verify(&cm.header, &self.committee).is_err() {
+                self.stats.rejected += 1;
+                break;
+            }
+            self.deliver(cm.header, cm.certificate);
+        }
+        (self.last_delivered - before) as usize
     }
 
     /// Answers a state request from the in-memory history of certified milestones.

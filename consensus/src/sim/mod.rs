@@ -435,7 +435,7 @@ impl Sim {
 
     fn expected_next_committee(&self, number: u64, epoch: u64) -> Option<Committee> {
         let l = self.cfg.epoch_length;
-        (l > 0 && number % l == 0).then(|| sim_committee(&self.keys, epoch + 1))
+        (l > 0 && number.is_multiple_of(l)).then(|| sim_committee(&self.keys, epoch + 1))
     }
 
     fn proposal(&mut self, i: usize, seq: u64, parent: Hash, epoch: u64) -> MilestoneHeader {

@@ -5,7 +5,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use itc_chain::{Event as ChainEvent, Finalized, Output, Persisted, Submitted, Validator};
 use itc_consensus::{PersistRecord, TimerId};
-use itc_primitives::{decode_untrusted, AccountId, BoundedVec, Hash, Pair, Transaction};
+use itc_primitives::{
+    decode_untrusted, AccountId, BoundedVec, FinalityCertificate, Hash, MilestoneHeader, Pair,
+    Transaction,
+};
 use itc_runtime::GenesisConfig;
 use libp2p::PeerId;
 use parity_scale_codec::Encode;
@@ -17,7 +20,9 @@ use super::wire::ConsensusEnvelope;
 use super::{NodeValidator, ServiceConfig};
 use crate::metrics::Metrics;
 use crate::network::{
-    self, protocol::MAX_VERTICES_PER_REQUEST, Request, Response, Topic, Validation,
+    self,
+    protocol::{MAX_MILESTONES_PER_REQUEST, MAX_VERTICES_PER_REQUEST},
+    Request, Response, Topic, Validation,
 };
 use crate::rpc::FinalizedMilestone;
 use crate::storage::{ChainStore, MilestoneCommit, ReceiptRecord};
@@ -28,6 +33,23 @@ const MAX_BURST: usize = 512;
 
 /// How often the validator is woken up without an event.
 const TICK: Duration = Duration::from_millis(20);
+
+/// A node whose finalised height has not moved for this long asks a peer's store for the
+/// certified milestones after its own: the peers' consensus memory (`retain_certified`) may no
+/// longer reach back that far. On a live network idle milestones come every
+/// `idle_propose_ms`, so a stall this long means the node is behind or the network is stuck (then
+/// the answers are empty and cost nothing).
+const CATCH_UP_AFTER: Duration = Duration::from_secs(1);
+
+/// Certified milestones answered by a peer's store (`None`: the request failed).
+type CertifiedAnswer = Option<Vec<(MilestoneHeader, FinalityCertificate)>>;
+
+/// Progress watch for [`CATCH_UP_AFTER`].
+struct CatchUp {
+    height: u64,
+    since: Instant,
+    in_flight: bool,
+}
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
@@ -148,6 +170,9 @@ pub(crate) struct Driver {
     timers: mpsc::UnboundedReceiver<TimerId>,
     fetched_tx: mpsc::UnboundedSender<Vec<Vec<u8>>>,
     fetched: mpsc::UnboundedReceiver<Vec<Vec<u8>>>,
+    certified_tx: mpsc::UnboundedSender<CertifiedAnswer>,
+    certified: mpsc::UnboundedReceiver<CertifiedAnswer>,
+    catch_up: CatchUp,
     finalized_tx: broadcast::Sender<FinalizedMilestone>,
     log_seq: u64,
     nonce: u64,
@@ -190,10 +215,12 @@ impl Driver {
         let committee_size =
             validator.committee(validator.last_header().epoch).map_or(1, |c| c.members.len());
         metrics.on_finalized(validator.finalized_number(), 0);
+        let height = validator.finalized_number();
         let shared = Arc::new(Mutex::new(Shared { v: validator, peers: HashSet::new() }));
         let (command_tx, commands) = mpsc::channel(1024);
         let (timers_tx, timers) = mpsc::unbounded_channel();
         let (fetched_tx, fetched) = mpsc::unbounded_channel();
+        let (certified_tx, certified) = mpsc::unbounded_channel();
         let (finalized_tx, _) = broadcast::channel(256);
         let api = NodeApi {
             shared: shared.clone(),
@@ -216,6 +243,9 @@ impl Driver {
             timers,
             fetched_tx,
             fetched,
+            certified_tx,
+            certified,
+            catch_up: CatchUp { height, since: Instant::now(), in_flight: false },
             finalized_tx,
             log_seq,
             nonce: now_ms(),
@@ -246,8 +276,11 @@ impl Driver {
         &mut self,
         f: impl FnOnce(&mut NodeValidator, u64) -> itc_chain::Result<R>,
     ) -> itc_chain::Result<R> {
+        let started = Instant::now();
         let mut shared = self.lock();
-        f(&mut shared.v, now_ms())
+        let result = f(&mut shared.v, now_ms());
+        tracing::trace!(target: "itc_node::timing", us = started.elapsed().as_micros() as u64, "call");
+        result
     }
 
     /// Publishes height and view once an event's outputs are carried out (so a reported height
@@ -277,7 +310,11 @@ impl Driver {
                 Some(id) = self.timers.recv() => self.call(|v, now| v.handle(ChainEvent::Timeout(id), now)),
                 Some(command) = self.commands.recv() => self.on_command(command),
                 Some(batch) = self.fetched.recv() => self.on_vertices(&batch),
-                _ = tick.tick() => self.call(|v, now| v.handle(ChainEvent::Tick, now)),
+                Some(answer) = self.certified.recv() => self.on_certified(answer),
+                _ = tick.tick() => {
+                    self.maybe_catch_up();
+                    self.call(|v, now| v.handle(ChainEvent::Tick, now))
+                }
             };
             match outputs {
                 Ok(outputs) => {
@@ -414,6 +451,7 @@ impl Driver {
                                 }
                             };
                         let from = message.sender;
+                        tracing::trace!(target: "itc_node::timing", kind = message.body.kind(), "recv");
                         self.call(|v, now| {
                             v.handle(ChainEvent::Message { from, msg: Box::new(message) }, now)
                         })
@@ -513,20 +551,85 @@ impl Driver {
             return;
         }
         self.nonce += 1;
+        tracing::trace!(target: "itc_node::timing", kind = msg.body.kind(), "send");
         let envelope = ConsensusEnvelope { to, nonce: self.nonce, message: msg.to_bytes() };
         self.publish(Topic::Consensus, envelope.encode());
     }
 
-    fn fetch(&mut self, hashes: Vec<Hash>) {
+    /// The next reachable peer, in rotation.
+    fn next_peer(&mut self) -> Option<PeerId> {
         let peers: Vec<PeerId> = {
             let s = self.lock();
             s.peers.iter().filter(|p| !self.blocked.contains(*p)).copied().collect()
         };
         if peers.is_empty() {
-            return;
+            return None;
         }
         self.fetch_rotation = self.fetch_rotation.wrapping_add(1);
-        let peer = peers[self.fetch_rotation % peers.len()];
+        Some(peers[self.fetch_rotation % peers.len()])
+    }
+
+    /// Asks a peer's store for certified milestones when finality has not moved for
+    /// [`CATCH_UP_AFTER`].
+    fn maybe_catch_up(&mut self) {
+        let height = shared_height(&self.shared);
+        let now = Instant::now();
+        if height != self.catch_up.height {
+            self.catch_up.height = height;
+            self.catch_up.since = now;
+        } else if !self.catch_up.in_flight
+            && now.duration_since(self.catch_up.since) >= CATCH_UP_AFTER
+        {
+            self.catch_up.since = now;
+            self.request_certified();
+        }
+    }
+
+    /// Requests the certified milestones after the last one the replica committed (which may
+    /// be ahead of the applied height while vertices are fetched).
+    fn request_certified(&mut self) {
+        let Some(peer) = self.next_peer() else { return };
+        let from = self.lock().v.consensus().last_committed().0 + 1;
+        self.catch_up.in_flight = true;
+        let client = self.client.clone();
+        let tx = self.certified_tx.clone();
+        let count = MAX_MILESTONES_PER_REQUEST as u32;
+        tokio::spawn(async move {
+            let answer = match client.request(peer, Request::Milestones { from, count }).await {
+                Ok(Response::Milestones(list)) => Some(list.into_inner()),
+                Ok(other) => {
+                    tracing::debug!(%peer, "milestone request answered {other:?}");
+                    None
+                }
+                Err(e) => {
+                    tracing::debug!(%peer, "milestone request failed: {e}");
+                    None
+                }
+            };
+            let _ = tx.send(answer);
+        });
+    }
+
+    /// Hands a peer's certified milestones to the validator; a full answer means there may be
+    /// more, so the next request leaves at once.
+    fn on_certified(&mut self, answer: CertifiedAnswer) -> itc_chain::Result<Vec<Output>> {
+        self.catch_up.in_flight = false;
+        let Some(list) = answer.filter(|l| !l.is_empty()) else { return Ok(Vec::new()) };
+        let full = list.len() == MAX_MILESTONES_PER_REQUEST;
+        let before = self.lock().v.consensus().last_committed().0;
+        let outputs = self.call(|v, now| v.receive_certified(list, now))?;
+        let after = self.lock().v.consensus().last_committed().0;
+        if after > before {
+            tracing::info!(from = before + 1, to = after, "caught up from a peer's store");
+            if full {
+                self.request_certified();
+            }
+        }
+        Ok(outputs)
+    }
+
+    fn fetch(&mut self, hashes: Vec<Hash>) {
+        let Some(peer) = self.next_peer() else { return };
         for chunk in hashes.chunks(MAX_VERTICES_PER_REQUEST) {
             let Ok(list) = BoundedVec::new(chunk.to_vec()) else { continue };
             let client = self.client.clone();
@@ -572,11 +675,15 @@ impl Driver {
                 }
             }
             if !finalized.is_empty() {
+                let started = Instant::now();
                 self.write_finalized(finalized)?;
+                tracing::trace!(target: "itc_node::timing", us = started.elapsed().as_micros() as u64, "write finalized");
             }
             if !persists.is_empty() {
                 let records: Vec<Vec<u8>> = persists.iter().map(|(_, r)| r.clone()).collect();
+                let started = Instant::now();
                 self.log_seq = self.store.append_consensus(self.log_seq, &records)?;
+                tracing::trace!(target: "itc_node::timing", us = started.elapsed().as_micros() as u64, "persist");
                 for (id, _) in persists {
                     let more = self
                         .call(|v, now| v.handle(ChainEvent::Persisted(id), now))
@@ -639,4 +746,8 @@ impl Driver {
         }
         Ok(())
     }
+}
+
+fn shared_height(shared: &Mutex<Shared>) -> u64 {
+    shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).v.finalized_number()
 }

@@ -15,7 +15,7 @@ use crate::{
 /// credit the proposer's uptime.
 pub fn on_initialize(ext: &mut Ext<'_>) -> Result<()> {
     let length = ext.params().epoch_length.max(1);
-    if ext.now() % length == 0 {
+    if ext.now().is_multiple_of(length) {
         let epoch = ext.epoch();
         ext.deposit_event(system::Event::NewEpoch { epoch });
         committee::rotate(ext)?;
@@ -35,7 +35,7 @@ pub fn on_finalize(ext: &mut Ext<'_>) -> Result<Option<Committee>> {
     let now = ext.now();
     system::NUMBER.put(ext, &now);
     let length = ext.params().epoch_length.max(1);
-    if (now + 1) % length == 0 {
+    if (now + 1).is_multiple_of(length) {
         let next_epoch = ext.epoch() + 1;
         return committee::elect(ext, next_epoch).map(Some);
     }
