@@ -122,11 +122,15 @@
 //!
 //! ## Limits
 //! - State transfer is served from the last [`Config::retain_certified`] milestones kept in
-//!   memory; a replica further behind needs the node to serve older milestones from its store.
+//!   memory; a replica further behind is fed older milestones from a peer's store by its caller
+//!   ([`Input::Certified`]).
+//! - The persist log is the caller's to keep; [`compact::compact`] drops what a stable
+//!   checkpoint made obsolete.
 //! - One proposal is validated at a time (the sequential rule above); throughput comes from
 //!   short rounds, not from parallel validation.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod compact;
 mod config;
 mod error;
 pub mod io;

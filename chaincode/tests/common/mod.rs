@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::{
-    path::{Path, PathBuf},
+    path::PathBuf,
     process::Command,
     sync::{Arc, OnceLock},
 };
@@ -16,15 +16,22 @@ use itc_primitives::{
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
+/// This crate's directory, as cargo gives it when it runs the test (a test binary built from
+/// a checkout elsewhere and reused from a shared target directory must not look there).
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}
+
 /// Where the contracts' workspace is.
 pub fn contracts_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../contracts")
+    manifest_dir().join("../contracts")
 }
 
 fn target_dir() -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(d) => PathBuf::from(d).join("contracts"),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/contracts"),
+        None => manifest_dir().join("../target/contracts"),
     }
 }
 

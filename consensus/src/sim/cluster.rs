@@ -122,6 +122,16 @@ impl Cluster {
         c
     }
 
+    /// The replicas' configuration.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// The chain's starting point.
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+
     /// Starts every replica (call once, after setting hooks such as `proposer`).
     pub fn start_all(&mut self) {
         for i in 0..self.replicas.len() {

@@ -121,15 +121,7 @@ pub(crate) fn open_validator(
         milestones.push(Finalized { header, certificate, order, receipts });
     }
     let (raw, _) = store.consensus_log()?;
-    let records = raw
-        .iter()
-        .map(|bytes| decode_untrusted::<PersistRecord>(bytes))
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| Error::Corrupt {
-            column: "consensus",
-            key: String::new(),
-            reason: e.to_string(),
-        })?;
+    let records = decode_log(&raw)?;
     let stored_genesis = store.milestone(0)?.map(|(h, _)| h.hash());
     let persisted = Persisted { store: DbDag::new(kv), state, milestones, records };
     let v =
@@ -144,6 +136,18 @@ pub(crate) fn open_validator(
         )));
     }
     Ok((v, None))
+}
+
+/// Decodes the consensus persist log.
+fn decode_log(raw: &[Vec<u8>]) -> Result<Vec<PersistRecord>> {
+    raw.iter()
+        .map(|bytes| decode_untrusted::<PersistRecord>(bytes))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::Corrupt {
+            column: "consensus",
+            key: String::new(),
+            reason: e.to_string(),
+        })
 }
 
 /// What [`Driver::build`] returns: the driver and the handles the node keeps.
@@ -652,12 +656,16 @@ impl Driver {
         let mut queue: VecDeque<Output> = outputs.into();
         while !queue.is_empty() {
             let mut persists = Vec::new();
+            let mut stable = false;
             let mut finalized = Vec::new();
             while let Some(output) = queue.pop_front() {
                 match output {
                     Output::Send(to, msg) => self.send_consensus(Some(to), msg),
                     Output::Broadcast(msg) => self.send_consensus(None, msg),
-                    Output::Persist(id, record) => persists.push((id, record.encode())),
+                    Output::Persist(id, record) => {
+                        stable |= matches!(record, PersistRecord::Stable { .. });
+                        persists.push((id, record.encode()))
+                    }
                     Output::ScheduleTimeout { id, after_ms } => {
                         let tx = self.timers_tx.clone();
                         tokio::spawn(async move {
@@ -684,6 +692,9 @@ impl Driver {
                 let started = Instant::now();
                 self.log_seq = self.store.append_consensus(self.log_seq, &records)?;
                 tracing::trace!(target: "itc_node::timing", us = started.elapsed().as_micros() as u64, "persist");
+                if stable {
+                    self.compact_log()?;
+                }
                 for (id, _) in persists {
                     let more = self
                         .call(|v, now| v.handle(ChainEvent::Persisted(id), now))
@@ -692,6 +703,23 @@ impl Driver {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Drops the persist records that a stable checkpoint made obsolete (the rules are
+    /// `itc_consensus::compact`'s), so the log and restart times stay bounded.
+    fn compact_log(&mut self) -> Result<()> {
+        let (raw, _) = self.store.consensus_log()?;
+        let before = raw.len();
+        let committed = self.store.finalized()?.map_or(0, |(number, _)| number);
+        let epoch = self.lock().v.consensus().epoch();
+        let keep: Vec<Vec<u8>> =
+            itc_consensus::compact::compact(decode_log(&raw)?, committed, epoch)
+                .iter()
+                .map(Encode::encode)
+                .collect();
+        self.log_seq = self.store.rewrite_consensus(&keep)?;
+        tracing::debug!(before, after = keep.len(), "persist log compacted");
         Ok(())
     }
 

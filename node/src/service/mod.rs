@@ -88,6 +88,7 @@ pub struct Node {
     stop: watch::Sender<bool>,
     control: mpsc::Sender<driver::Command>,
     shared: Arc<std::sync::Mutex<driver::Shared>>,
+    store: ChainStore,
     status: watch::Receiver<NodeStatus>,
     finalized: tokio::sync::broadcast::Sender<rpc::FinalizedMilestone>,
     task: JoinHandle<Result<()>>,
@@ -126,6 +127,12 @@ impl Node {
     pub fn state_root(&self, number: itc_primitives::MilestoneNumber) -> Option<Hash> {
         use itc_runtime::StateBackend;
         self.shared().v.state().root(number).ok()
+    }
+
+    /// How many records the consensus persist log holds (it is compacted at every stable
+    /// checkpoint, so this stays bounded).
+    pub fn consensus_log_len(&self) -> Result<usize> {
+        Ok(self.store.consensus_log()?.0.len())
     }
 
     /// Finalised height and view, updated after every event: `changed().await` waits for the
@@ -200,8 +207,15 @@ pub async fn start(cfg: ServiceConfig) -> Result<Node> {
         None => None,
     };
     let (stop, stop_rx) = watch::channel(false);
-    let handles =
-        driver::Driver::build(validator, store, client, events, metrics, stop_rx, fresh_writes)?;
+    let handles = driver::Driver::build(
+        validator,
+        store.clone(),
+        client,
+        events,
+        metrics,
+        stop_rx,
+        fresh_writes,
+    )?;
     let driver::Handles { driver, api, control, shared, status, finalized } = handles;
     let rpc = rpc::start(&cfg.rpc, Arc::new(api)).await?;
     let rpc_addr = rpc.addr;
@@ -218,6 +232,7 @@ pub async fn start(cfg: ServiceConfig) -> Result<Node> {
         stop,
         control,
         shared,
+        store,
         status,
         finalized,
         task,

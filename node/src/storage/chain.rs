@@ -188,9 +188,32 @@ impl ChainStore {
         Ok(seq)
     }
 
+    /// Replaces the consensus persist log with `keep` (in order), atomically: the old entries
+    /// are deleted and `keep` is written after them, so sequence numbers only grow. Returns the
+    /// next sequence number. Not fsynced: if the rewrite is lost in a crash the old log, which
+    /// restores the same replica, is still there.
+    pub fn rewrite_consensus(&self, keep: &[Vec<u8>]) -> Result<u64> {
+        let (entries, mut seq) = self.consensus_entries()?;
+        let mut b = Batch::new();
+        for (key, _) in entries {
+            b.delete(Column::Consensus, key);
+        }
+        for record in keep {
+            b.put(Column::Consensus, seq.to_be_bytes(), record.clone());
+            seq += 1;
+        }
+        self.kv.commit(b, Durability::Relaxed)?;
+        Ok(seq)
+    }
+
     /// The consensus persist log, in order, as raw records (decode them with the consensus
     /// crate), and the next sequence number.
     pub fn consensus_log(&self) -> Result<(Vec<Vec<u8>>, u64)> {
+        let (entries, next) = self.consensus_entries()?;
+        Ok((entries.into_iter().map(|(_, v)| v).collect(), next))
+    }
+
+    fn consensus_entries(&self) -> Result<(Vec<super::kv::KeyValue>, u64)> {
         let entries = self.kv.iter_prefix(Column::Consensus, &[])?;
         let next = match entries.last() {
             None => 0,
@@ -203,7 +226,7 @@ impl ChainStore {
                 u64::from_be_bytes(array) + 1
             }
         };
-        Ok((entries.into_iter().map(|(_, v)| v).collect(), next))
+        Ok((entries, next))
     }
 
     /// The number of the finalised milestone with this header hash.

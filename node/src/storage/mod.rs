@@ -36,6 +36,10 @@
 //! | `state_tree` | `b'm'` ++ `b"version"` / `b"root"` ++ version (u64 BE) | latest state version / its root |
 //! | `consensus` | sequence (u64 BE) | SCALE(`itc_consensus::PersistRecord`), in persist order |
 //!
+//! At every stable checkpoint the driver rewrites the `consensus` column with what
+//! `itc_consensus::compact::compact` keeps (one atomic batch; sequence numbers keep growing), so
+//! the log holds roughly the records since the last checkpoint plus the view-change messages.
+//!
 //! Test vectors: `TxLocation { milestone: 3, position: 5 }` encodes as `0c 05 00 00 00`
 //! (compact 3, then u32 LE 5); the receipts key of milestone 1, position 2 is
 //! `00 00 00 00 00 00 00 01 00 00 00 02`.
