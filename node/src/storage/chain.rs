@@ -175,16 +175,23 @@ impl ChainStore {
             .collect()
     }
 
-    /// Appends records to the consensus persist log, fsynced before returning (PBFT sends a
-    /// message only once what it depends on is durable). Returns the next sequence number.
-    pub fn append_consensus(&self, next_seq: u64, records: &[Vec<u8>]) -> Result<u64> {
+    /// Appends records to the consensus persist log with `durability` (PBFT sends a message
+    /// only once what it depends on is durable: use [`Durability::Sync`] unless a later synced
+    /// write covers the records before anything depends on them). Returns the next sequence
+    /// number.
+    pub fn append_consensus(
+        &self,
+        next_seq: u64,
+        records: &[Vec<u8>],
+        durability: Durability,
+    ) -> Result<u64> {
         let mut b = Batch::new();
         let mut seq = next_seq;
         for record in records {
             b.put(Column::Consensus, seq.to_be_bytes(), record.clone());
             seq += 1;
         }
-        self.kv.commit(b, Durability::Sync)?;
+        self.kv.commit(b, durability)?;
         Ok(seq)
     }
 

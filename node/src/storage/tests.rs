@@ -208,12 +208,12 @@ fn milestones_of_one_batch_land_together_and_in_order() {
     assert!(store.apply_milestones(&[two, three.clone(), three]).is_err());
     assert_eq!(store.finalized().unwrap(), Some((1, one.header.hash())));
     assert_eq!(store.consensus_log().unwrap(), (Vec::new(), 0));
-    assert_eq!(store.append_consensus(0, &[vec![1], vec![2, 3]]).unwrap(), 2);
+    assert_eq!(store.append_consensus(0, &[vec![1], vec![2, 3]], Durability::Sync).unwrap(), 2);
     assert_eq!(store.consensus_log().unwrap(), (vec![vec![1], vec![2, 3]], 2));
     // Compaction replaces the log; sequence numbers keep growing, appends follow it.
     assert_eq!(store.rewrite_consensus(&[vec![2, 3]]).unwrap(), 3);
     assert_eq!(store.consensus_log().unwrap(), (vec![vec![2, 3]], 3));
-    assert_eq!(store.append_consensus(3, &[vec![4]]).unwrap(), 4);
+    assert_eq!(store.append_consensus(3, &[vec![4]], Durability::Relaxed).unwrap(), 4);
     assert_eq!(store.consensus_log().unwrap(), (vec![vec![2, 3], vec![4]], 4));
     assert_eq!(store.rewrite_consensus(&[]).unwrap(), 4);
     assert_eq!(store.consensus_log().unwrap(), (Vec::new(), 0));
