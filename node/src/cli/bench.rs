@@ -55,6 +55,10 @@ pub struct FinalityArgs {
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Finality(args) => {
+            // The nodes' logs go to stderr, quiet unless RUST_LOG asks (e.g.
+            // `RUST_LOG=itc_node::timing=trace` for where a round's time goes).
+            let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
+            super::node::init_logging(Some(&filter));
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             let report = runtime.block_on(finality(args))?;
             println!("{report}");
