@@ -54,6 +54,11 @@ pub struct NodeArgs {
     /// Log filter, e.g. `info` or `itc_node=debug,libp2p=warn` (also RUST_LOG).
     #[arg(long, short = 'l', value_name = "FILTER")]
     pub log: Option<String>,
+    /// Stop once process PID is no longer this one's parent, however it exited (`itc testnet`
+    /// passes its own pid, so killing the testnet with SIGKILL does not leave its nodes running;
+    /// a pid rather than "the current parent", so a parent gone before the check counts).
+    #[arg(long, hide = true, value_name = "PID")]
+    pub parent_pid: Option<u32>,
 }
 
 /// Flags of `itc testnet`.
@@ -74,6 +79,9 @@ pub struct TestnetArgs {
     /// Log filter passed to every node.
     #[arg(long, short = 'l', default_value = "info")]
     pub log: String,
+    /// Serve no metrics (otherwise node i serves them on 127.0.0.1:9615 + i).
+    #[arg(long)]
+    pub no_metrics: bool,
 }
 
 /// Sets up logging once; `filter` wins over RUST_LOG.
@@ -199,6 +207,7 @@ async fn terminated() -> std::io::Result<()> {
 /// `itc node`: runs until Ctrl-C or SIGTERM (or a fatal error).
 pub fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     let (cfg, _temp, log) = service_config(&args)?;
+    let parent_pid = args.parent_pid;
     init_logging(Some(&log));
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
@@ -222,10 +231,31 @@ pub fn run_node(args: NodeArgs) -> anyhow::Result<()> {
                 println!("stopping…");
                 node.stop().await?;
             }
+            () = parent_exited(parent_pid) => {
+                println!("the parent process exited; stopping…");
+                node.stop().await?;
+            }
             r = node.wait() => r?,
         }
         anyhow::Ok(())
     })
+}
+
+/// Resolves once process `parent` is no longer this one's parent (it exited and this process
+/// was re-parented); never if `None`. Polled twice a second: no signal set-up in the child.
+async fn parent_exited(parent: Option<u32>) {
+    #[cfg(unix)]
+    if let Some(parent) = parent {
+        let mut poll = tokio::time::interval(std::time::Duration::from_millis(500));
+        loop {
+            poll.tick().await;
+            if std::os::unix::process::parent_id() != parent {
+                return;
+            }
+        }
+    }
+    let _ = parent;
+    std::future::pending().await
 }
 
 /// A child process that is killed when dropped.
@@ -329,8 +359,13 @@ pub fn run_testnet(args: TestnetArgs) -> anyhow::Result<()> {
             .arg(key_path)
             .args(["--p2p-port", &(args.p2p_port + i as u16).to_string()])
             .args(["--rpc-port", &(args.rpc_port + i as u16).to_string()])
-            .args(["--metrics-port", &(9615 + i as u16).to_string()])
-            .args(["-l", &args.log]);
+            .args(["-l", &args.log])
+            .args(["--parent-pid", &std::process::id().to_string()]);
+        if args.no_metrics {
+            cmd.arg("--no-metrics");
+        } else {
+            cmd.args(["--metrics-port", &(9615 + i as u16).to_string()]);
+        }
         let others: Vec<&String> =
             addrs.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, a)| a).collect();
         if !others.is_empty() {
