@@ -8,10 +8,7 @@ use itc_primitives::Pair;
 use itc_runtime::{GenesisConfig, MemoryBackend, StateBackend};
 
 use crate::{
-    execute::load,
-    genesis,
-    mempool::{fee_of, params_of, Pending},
-    ChainConfig, Error, Finalized, Result, Validator,
+    execute::load, genesis, mempool::fee_of, ChainConfig, Error, Finalized, Result, Validator,
 };
 
 /// What the node persisted, handed to [`Validator::restore`].
@@ -119,42 +116,26 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
             itc_consensus::Genesis::after(&genesis.header, genesis.committee.clone()),
             replay,
         )?;
-        let params = params_of(&state)?;
-
-        let mut pending = Pending::default();
-        let unconfirmed = dag.past_cone_order(&dag.tips())?;
+        let mut validator =
+            Validator::from_parts(cfg, &pair, genesis, dag, state, pbft, committees)?;
+        let unconfirmed = validator.dag.past_cone_order(&validator.dag.tips())?;
         for hash in unconfirmed {
-            let vertex = load(&dag, &hash)?;
+            let vertex = load(&validator.dag, &hash)?;
             let tx_hash = vertex.tx.hash();
             if !tx_index.contains_key(&tx_hash) {
-                pending.insert(hash, tx_hash, &vertex.tx, fee_of(&params, &vertex.tx));
+                let fee = fee_of(&validator.params, &vertex.tx);
+                validator.pending.insert(hash, tx_hash, &vertex.tx, fee);
             }
         }
         let mut signers = HashSet::new();
         for m in &milestones {
             signers.extend(m.receipts.iter().map(|r| r.signer));
         }
-        let mut validator = Validator {
-            cfg,
-            me: pair.public(),
-            genesis,
-            dag,
-            state,
-            pbft,
-            params,
-            committees,
-            pending,
-            milestones,
-            by_hash,
-            tx_index,
-            proposal: None,
-            to_validate: BTreeMap::new(),
-            to_apply,
-            executed: HashMap::new(),
-            attach_counter: 0,
-            last_fetch: Vec::new(),
-            confirmed_vertices,
-        };
+        validator.milestones = milestones;
+        validator.by_hash = by_hash;
+        validator.tx_index = tx_index;
+        validator.to_apply = to_apply;
+        validator.confirmed_vertices = confirmed_vertices;
         for signer in signers {
             let nonce = validator.account(&signer)?.nonce;
             validator.pending.prune_below(&signer, nonce);

@@ -163,9 +163,23 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
             pair.clone(),
             itc_consensus::Genesis::after(&genesis.header, genesis.committee.clone()),
         )?;
-        let params = params_of(&state)?;
         let mut committees = BTreeMap::new();
         committees.insert(genesis.committee.epoch, genesis.committee.clone());
+        Self::from_parts(cfg, &pair, genesis, dag, state, pbft, committees)
+    }
+
+    /// A validator over these parts with nothing pending, applied or in flight (what
+    /// [`Validator::new`] returns; `restore` fills in what it recovered).
+    pub(crate) fn from_parts(
+        cfg: ChainConfig,
+        pair: &Pair,
+        genesis: Genesis,
+        dag: Dag<S>,
+        state: B,
+        pbft: Pbft,
+        committees: BTreeMap<u64, Committee>,
+    ) -> Result<Self> {
+        let params = params_of(&state)?;
         Ok(Validator {
             cfg,
             me: pair.public(),
