@@ -94,8 +94,11 @@ pub(crate) fn open_validator(
     pair: Pair,
 ) -> Result<(NodeValidator, Option<Vec<DbWrite>>)> {
     let kv = store.kv().clone();
-    let state =
+    let mut state =
         NodeState::open(DbState::new(kv.clone())).map_err(|e| Error::Chain(e.to_string()))?;
+    if let Some(keep) = cfg.state_pruning {
+        state = state.keep_versions(keep);
+    }
     let ts = cfg.spec.genesis_timestamp_ms;
     let Some((height, _)) = store.finalized()? else {
         let mut v = Validator::new(cfg.chain.clone(), pair, genesis, ts, DbDag::new(kv), state)

@@ -52,6 +52,9 @@ pub struct ServiceConfig {
     pub metrics: Option<SocketAddr>,
     /// Chain service tunables.
     pub chain: ChainConfig,
+    /// State versions kept provable (`state_getProof`) behind the latest; older authenticated
+    /// tree nodes are deleted as milestones finalise. `None` keeps every version (an archive).
+    pub state_pruning: Option<u64>,
 }
 
 impl ServiceConfig {
@@ -69,9 +72,14 @@ impl ServiceConfig {
             rpc: rpc::RpcConfig::default(),
             metrics: Some(SocketAddr::from(([127, 0, 0, 1], 9615))),
             chain,
+            state_pruning: Some(DEFAULT_STATE_PRUNING),
         }
     }
 }
+
+/// State versions a node keeps provable by default (about a quarter of an hour of idle
+/// milestones; much longer under load).
+pub const DEFAULT_STATE_PRUNING: u64 = 4_096;
 
 /// A running node. Dropping it does not stop it: call [`Node::stop`].
 pub struct Node {

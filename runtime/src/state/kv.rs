@@ -8,7 +8,14 @@
 //! - [`Column::Nodes`]: Borsh(JMT `NodeKey`) → Borsh(JMT `Node`);
 //! - [`Column::History`]: key hash (32) ++ JMT version (u64 big-endian) → SCALE(Option<value>);
 //! - [`Column::Meta`]: `b"version"` → SCALE(u64) latest state version; `b"root" ++ version (u64
-//!   big-endian)` → its 32-byte root.
+//!   big-endian)` → its 32-byte root; with pruning, `b"stale" ++ JMT version (u64 big-endian) ++
+//!   Borsh(JMT `NodeKey`)` → empty: the node that JMT version replaced.
+//!
+//! Pruning ([`JmtBackend::keep_versions`]): committing state version `v` also deletes the nodes
+//! that no tree from state version `v - keep` on references (those replaced at or before JMT
+//! version `2 (v - keep) + 1`), in the same atomic write, so proofs stay available for the last
+//! `keep + 1` versions and the node column stops growing with history. Roots of every version
+//! are kept. Value history ([`Column::History`]) is not pruned.
 //!
 //! JMT versions are internal: state version `v` is stored as JMT versions `2v` (upserts, batch
 //! inserted) and `2v + 1` (deletions), exactly as [`super::MemoryBackend`] does, so both give
@@ -95,6 +102,12 @@ fn history_key(key_hash: &KeyHash, version: Version) -> Vec<u8> {
     k
 }
 
+fn stale_prefix(jmt_version: Version) -> Vec<u8> {
+    let mut k = b"stale".to_vec();
+    k.extend_from_slice(&jmt_version.to_be_bytes());
+    k
+}
+
 fn root_key(version: u64) -> Vec<u8> {
     let mut k = b"root".to_vec();
     k.extend_from_slice(&version.to_be_bytes());
@@ -165,6 +178,7 @@ pub struct JmtBackend<S> {
     store: S,
     staged: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     version: Option<u64>,
+    keep: Option<u64>,
 }
 
 impl<S: KvStore> JmtBackend<S> {
@@ -177,7 +191,20 @@ impl<S: KvStore> JmtBackend<S> {
             ),
             None => None,
         };
-        Ok(JmtBackend { store, staged: BTreeMap::new(), version })
+        Ok(JmtBackend { store, staged: BTreeMap::new(), version, keep: None })
+    }
+
+    /// Prunes as it commits: keeps proofs for the latest `keep + 1` versions only (see the
+    /// module docs). Without it every version stays provable (an archive).
+    pub fn keep_versions(mut self, keep: u64) -> Self {
+        self.keep = Some(keep);
+        self
+    }
+
+    /// The oldest version proofs can still be made for.
+    pub fn oldest_provable(&self) -> Option<u64> {
+        let current = self.version?;
+        Some(self.keep.map_or(0, |keep| current.saturating_sub(keep)))
     }
 
     /// The underlying store.
@@ -191,12 +218,36 @@ impl<S: KvStore> JmtBackend<S> {
         &mut self.store
     }
 
-    fn node_writes(batch: &TreeUpdateBatch, out: &mut Vec<Write>) -> Result<()> {
+    fn node_writes(&self, batch: &TreeUpdateBatch, out: &mut Vec<Write>) -> Result<()> {
         for (key, node) in batch.node_batch.nodes() {
             out.push((Column::Nodes, borsh_bytes(key)?, Some(borsh_bytes(node)?)));
         }
         for ((version, key_hash), value) in batch.node_batch.values() {
             out.push((Column::History, history_key(key_hash, *version), Some(value.encode())));
+        }
+        if self.keep.is_some() {
+            for stale in &batch.stale_node_index_batch {
+                let mut key = stale_prefix(stale.stale_since_version);
+                key.extend(borsh_bytes(&stale.node_key)?);
+                out.push((Column::Meta, key, Some(Vec::new())));
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes the nodes replaced at JMT versions `2 (version - keep)` and `+ 1`, and their
+    /// index entries: no tree from state version `version - keep` on uses them. Every commit
+    /// prunes the next two JMT versions, so together they prune everything.
+    fn prune_writes(&self, version: u64, out: &mut Vec<Write>) -> Result<()> {
+        let Some(oldest) = self.keep.and_then(|keep| version.checked_sub(keep)) else {
+            return Ok(());
+        };
+        for jmt_version in [2 * oldest, 2 * oldest + 1] {
+            let prefix = stale_prefix(jmt_version);
+            for (key, _) in self.store.iter_prefix(Column::Meta, &prefix)? {
+                out.push((Column::Nodes, key[prefix.len()..].to_vec(), None));
+                out.push((Column::Meta, key, None));
+            }
         }
         Ok(())
     }
@@ -259,8 +310,9 @@ impl<S: KvStore> StateBackend for JmtBackend<S> {
         let root = Hash(root.0);
 
         let mut writes = Vec::new();
-        Self::node_writes(&first, &mut writes)?;
-        Self::node_writes(&second, &mut writes)?;
+        self.node_writes(&first, &mut writes)?;
+        self.node_writes(&second, &mut writes)?;
+        self.prune_writes(version, &mut writes)?;
         for (k, v) in std::mem::take(&mut self.staged) {
             writes.push((Column::Values, k, v));
         }
@@ -288,6 +340,9 @@ impl<S: KvStore> StateBackend for JmtBackend<S> {
 
     fn prove(&self, key: &[u8], version: u64) -> Result<StateProof> {
         self.root(version)?;
+        if self.oldest_provable().is_some_and(|oldest| version < oldest) {
+            return Err(Error::UnknownVersion(version));
+        }
         let reader = Reader { store: &self.store, pending: None };
         let (value, proof) = JellyfishMerkleTree::<_, Blake2bHasher>::new(&reader)
             .get_with_proof(key_hash(key), 2 * version + 1)
@@ -343,5 +398,53 @@ mod tests {
             }
         }
         assert_eq!(db.root(6), Err(Error::UnknownVersion(6)));
+    }
+
+    #[test]
+    fn pruning_keeps_the_recent_proofs_and_bounds_the_node_column() {
+        let mut archive = JmtBackend::open(MemoryKv::default()).unwrap();
+        let mut pruned = JmtBackend::open(MemoryKv::default()).unwrap().keep_versions(3);
+        let write = |db: &mut JmtBackend<MemoryKv>, version: u64| {
+            for i in 0..10u64 {
+                let key = format!("k/{}", (version * 7 + i) % 25).into_bytes();
+                if (version + i).is_multiple_of(9) {
+                    db.delete(&key);
+                } else {
+                    db.put(key, (version * 100 + i).to_le_bytes().to_vec());
+                }
+            }
+        };
+        for version in 0..40u64 {
+            write(&mut archive, version);
+            write(&mut pruned, version);
+            assert_eq!(archive.commit(version), pruned.commit(version), "version {version}");
+        }
+        let nodes = |db: &JmtBackend<MemoryKv>| {
+            db.store().columns.keys().filter(|(c, _)| *c == Column::Nodes).count()
+        };
+        assert!(
+            nodes(&pruned) * 4 < nodes(&archive),
+            "pruned {} nodes, archive {}",
+            nodes(&pruned),
+            nodes(&archive)
+        );
+        assert_eq!(pruned.oldest_provable(), Some(36));
+        for i in 0..25 {
+            let key = format!("k/{i}").into_bytes();
+            for version in 36..40 {
+                let proof = pruned.prove(&key, version).unwrap();
+                assert_eq!(proof, archive.prove(&key, version).unwrap());
+                proof.verify(&pruned.root(version).unwrap()).unwrap();
+            }
+        }
+        assert_eq!(pruned.prove(b"k/0", 35), Err(Error::UnknownVersion(35)));
+        // Roots of pruned versions stay; a reopened store goes on committing and pruning.
+        assert_eq!(pruned.root(3), archive.root(3));
+        let mut reopened = JmtBackend::open(pruned.store().clone()).unwrap().keep_versions(3);
+        write(&mut reopened, 40);
+        write(&mut archive, 40);
+        assert_eq!(reopened.commit(40), archive.commit(40));
+        let proof = reopened.prove(b"k/5", 40).unwrap();
+        proof.verify(&reopened.root(40).unwrap()).unwrap();
     }
 }
