@@ -1,12 +1,14 @@
 //! `kill -9` of a dev node under load loses no finalised transaction, and the node resumes from
 //! its database.
-use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, BufReader, Lines};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use itc_node::cli::client::{client, genesis_hash, signed_transfer};
 use itc_primitives::{Hash, Pair};
-use jsonrpsee::core::client::ClientT;
+use jsonrpsee::core::client::{ClientT, Subscription, SubscriptionClientT};
 use jsonrpsee::rpc_params;
+use jsonrpsee_ws_client::WsClientBuilder;
 use parity_scale_codec::Encode;
 use serde_json::Value;
 
@@ -14,28 +16,21 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn spawn(base: &std::path::Path, rpc: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_itc"))
+/// Starts a dev node and returns once it serves RPC (it prints its banner then), with its
+/// stdout, which must stay open while it runs.
+fn spawn(base: &std::path::Path, rpc: u16) -> (Child, Lines<BufReader<ChildStdout>>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_itc"))
         .args(["node", "--dev", "--no-metrics", "-l", "warn", "--rpc-port", &rpc.to_string()])
         .arg("--base-path")
         .arg(base)
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .unwrap()
-}
-
-/// Polls until the node answers RPC (process start-up), under a deadline.
-async fn connect(url: &str) -> jsonrpsee_http_client::HttpClient {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let c = client(url).unwrap();
-        if c.request::<Value, _>("system_health", rpc_params![]).await.is_ok() {
-            return c;
-        }
-        assert!(Instant::now() < deadline, "node at {url} did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let started = lines.by_ref().map_while(Result::ok).any(|l| l.contains("Ctrl-C stops it"));
+    assert!(started, "the node did not start");
+    (child, lines)
 }
 
 async fn status(c: &jsonrpsee_http_client::HttpClient, h: &Hash) -> Value {
@@ -49,8 +44,8 @@ fn kill_9_during_load_loses_no_finalised_transaction() {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let url = format!("http://127.0.0.1:{port}");
-        let mut child = spawn(dir.path(), port);
-        let c = connect(&url).await;
+        let (mut child, _out) = spawn(dir.path(), port);
+        let c = client(&url).unwrap();
         let genesis = genesis_hash(&c).await.unwrap();
         let alice = Pair::from_string("//Alice", None).unwrap();
         let bob = Pair::from_string("//Bob", None).unwrap().public();
@@ -80,8 +75,8 @@ fn kill_9_during_load_loses_no_finalised_transaction() {
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
 
-        let mut child = spawn(dir.path(), port);
-        let c = connect(&url).await;
+        let (mut child, _out) = spawn(dir.path(), port);
+        let c = client(&url).unwrap();
         assert_eq!(genesis_hash(&c).await.unwrap(), genesis);
         for (h, milestone) in &finalized {
             let s = status(&c, h).await;
@@ -96,18 +91,25 @@ fn kill_9_during_load_loses_no_finalised_transaction() {
             .as_u64()
             .unwrap();
         assert!(next >= finalized.len() as u64);
+        let ws = WsClientBuilder::default().build(format!("ws://127.0.0.1:{port}")).await.unwrap();
+        let mut finality: Subscription<Value> = ws
+            .subscribe("chain_subscribeFinalized", rpc_params![], "chain_unsubscribeFinalized")
+            .await
+            .unwrap();
         let tx = signed_transfer(&alice, genesis, next, bob, 1, 0);
         let hex = format!("0x{}", hex::encode(tx.encode()));
         let _: Value = c.request("author_submitTransaction", rpc_params![hex]).await.unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let s = status(&c, &tx.hash()).await;
-            if s["status"] == "finalized" {
-                break;
+        let wanted = Value::String(tx.hash().to_hex());
+        let finalised = async {
+            while let Some(Ok(m)) = finality.next().await {
+                if m["transactions"].as_array().is_some_and(|t| t.contains(&wanted)) {
+                    return true;
+                }
             }
-            assert!(Instant::now() < deadline, "no finality after restart: {s}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            false
+        };
+        let finalised = tokio::time::timeout(Duration::from_secs(60), finalised).await;
+        assert_eq!(finalised, Ok(true), "no finality after restart");
         child.kill().unwrap();
         child.wait().unwrap();
     });

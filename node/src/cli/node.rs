@@ -385,10 +385,25 @@ pub fn run_testnet(args: TestnetArgs) -> anyhow::Result<()> {
         );
         guard.0.push(child);
     }
-    println!("try: itc balance 5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY --rpc http://127.0.0.1:{}", args.rpc_port);
-    println!("Ctrl-C stops every node.");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
+        // Report the network once every node serves RPC (or say which one failed to start).
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
+        for (i, child) in guard.0.iter_mut().enumerate() {
+            let port = args.rpc_port + i as u16;
+            while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+                if let Some(status) = child.try_wait()? {
+                    bail!("node {i} exited ({status}); see {}", base.join(format!("node-{i}")).join("node.log").display());
+                }
+                if tokio::time::Instant::now() > deadline {
+                    bail!("node {i} does not serve RPC on port {port} after 120 s; see its log");
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+        println!("all {} nodes serve RPC", guard.0.len());
+        println!("try: itc balance 5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY --rpc http://127.0.0.1:{}", args.rpc_port);
+        println!("Ctrl-C stops every node.");
         let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
         loop {
             tokio::select! {
