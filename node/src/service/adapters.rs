@@ -6,7 +6,11 @@
 //! milestone commits); a clone copies the overlay and shares the database handle, so abandoned
 //! executions leave the database untouched. Once a milestone is applied, the driver takes the
 //! overlay ([`DbState::take_writes`]) and writes it in the same fsynced batch as the milestone
-//! itself, so state and chain never disagree after a crash. Layout: the runtime's `Values`
+//! itself, so state and chain never disagree after a crash. A clone made before the driver
+//! took the writes still holds them (the primary executes its next proposal on the state it
+//! just applied); every write is stamped from a clock the clones share, and a take returns only
+//! the writes newer than the last take, so nothing is written twice and the overlay stays the
+//! size of one milestone's writes. Layout: the runtime's `Values`
 //! column is the `state` column family; `Nodes`, `History` and `Meta` share `state_tree` under
 //! the one-byte prefixes `n`, `h` and `m`.
 //!
@@ -15,6 +19,8 @@
 //! cut is fetched again, and a confirmation is re-made durable by the milestone batch that follows
 //! it (RocksDB's WAL is ordered).
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use itc_dag::{DagStore, VertexMeta};
 use itc_primitives::{decode_untrusted, Hash, Vertex};
@@ -57,20 +63,40 @@ fn backend(e: crate::Error) -> itc_runtime::Error {
 #[derive(Clone, Debug)]
 pub struct DbState {
     kv: KvStore,
-    overlay: BTreeMap<(StateColumn, Vec<u8>), Option<Vec<u8>>>,
+    /// Each write with its stamp from `clock`.
+    overlay: BTreeMap<(StateColumn, Vec<u8>), Stamped>,
+    clock: Arc<WriteClock>,
+}
+
+/// A value written (`None`: deleted) and its stamp.
+type Stamped = (u64, Option<Vec<u8>>);
+
+/// Stamps shared by a state and its clones.
+#[derive(Debug, Default)]
+struct WriteClock {
+    /// The last stamp given.
+    last: AtomicU64,
+    /// The newest stamp taken by [`DbState::take_writes`]: older writes are in the database.
+    taken: AtomicU64,
 }
 
 impl DbState {
     /// The state kept in `kv`.
     pub fn new(kv: KvStore) -> Self {
-        DbState { kv, overlay: BTreeMap::new() }
+        DbState { kv, overlay: BTreeMap::new(), clock: Arc::default() }
     }
 
-    /// Takes the writes made since the last call, as database writes.
+    /// Takes the writes made since the last call (on this state or any clone of it), as
+    /// database writes. Writes a clone took already are dropped, not returned again.
     pub fn take_writes(&mut self) -> Vec<DbWrite> {
-        std::mem::take(&mut self.overlay)
+        let taken = self.clock.taken.load(Ordering::Acquire);
+        let overlay = std::mem::take(&mut self.overlay);
+        let newest = overlay.values().map(|(stamp, _)| *stamp).max().unwrap_or(0);
+        self.clock.taken.fetch_max(newest, Ordering::AcqRel);
+        overlay
             .into_iter()
-            .map(|((column, key), value)| {
+            .filter(|(_, (stamp, _))| *stamp > taken)
+            .map(|((column, key), (_, value))| {
                 let (cf, k) = db_key(column, &key);
                 (cf, k, value)
             })
@@ -85,7 +111,7 @@ impl DbState {
 
 impl itc_runtime::KvStore for DbState {
     fn get(&self, column: StateColumn, key: &[u8]) -> itc_runtime::Result<Option<Vec<u8>>> {
-        if let Some(v) = self.overlay.get(&(column, key.to_vec())) {
+        if let Some((_, v)) = self.overlay.get(&(column, key.to_vec())) {
             return Ok(v.clone());
         }
         let (cf, k) = db_key(column, key);
@@ -106,7 +132,7 @@ impl itc_runtime::KvStore for DbState {
             .into_iter()
             .map(|(k, v)| (k[skip..].to_vec(), v))
             .collect();
-        for ((_, k), v) in self
+        for ((_, k), (_, v)) in self
             .overlay
             .range((column, prefix.to_vec())..)
             .take_while(|((c, k), _)| *c == column && k.starts_with(prefix))
@@ -121,7 +147,8 @@ impl itc_runtime::KvStore for DbState {
 
     fn write(&mut self, batch: Vec<itc_runtime::state::Write>) -> itc_runtime::Result<()> {
         for (column, key, value) in batch {
-            self.overlay.insert((column, key), value);
+            let stamp = self.clock.last.fetch_add(1, Ordering::AcqRel) + 1;
+            self.overlay.insert((column, key), (stamp, value));
         }
         Ok(())
     }
@@ -263,6 +290,53 @@ mod tests {
         // Raw access: nothing leaks across columns.
         let s = DbState::new(kv);
         assert!(s.iter_prefix(StateColumn::Nodes, b"acct/").unwrap().is_empty());
+    }
+
+    /// The primary executes its next proposal on a clone of the state it just applied, before
+    /// the driver takes that state's writes: the clone's take must return only its own writes,
+    /// however many milestones go round this way (they used to pile up, each milestone
+    /// rewriting every earlier one's).
+    #[test]
+    fn a_clone_made_before_a_take_does_not_return_the_taken_writes_again() {
+        let (_dir, kv) = open();
+        let flush = |writes: &[DbWrite]| {
+            let mut batch = Batch::new();
+            for (cf, k, v) in writes.iter().cloned() {
+                match v {
+                    Some(v) => batch.put(cf, k, v),
+                    None => batch.delete(cf, k),
+                }
+            }
+            kv.commit(batch, Durability::Sync).unwrap();
+        };
+        let mut applied = NodeState::open(DbState::new(kv.clone())).unwrap();
+        applied.put(b"k0".to_vec(), vec![0]);
+        applied.commit(0).unwrap();
+        let mut taken: Vec<DbWrite> = Vec::new();
+        for version in 1..20u64 {
+            // The next milestone executes on a clone, then the applied one's writes are taken.
+            let mut next = applied.clone();
+            next.put(format!("k{version}").into_bytes(), vec![version as u8]);
+            next.commit(version).unwrap();
+            let writes = applied.store_mut().take_writes();
+            assert!(!writes.is_empty());
+            let again = writes.iter().filter(|w| taken.contains(w)).count();
+            assert_eq!(again, 0, "version {version} rewrites {again} writes taken before");
+            // One key and its tree path: a bounded number, whatever the version.
+            assert!(writes.len() < 16, "version {version}: {} writes", writes.len());
+            flush(&writes);
+            taken.extend(writes);
+            applied = next;
+        }
+        flush(&applied.store_mut().take_writes());
+        assert_eq!(applied.store().unflushed(), 0);
+        let reopened = NodeState::open(DbState::new(kv.clone())).unwrap();
+        assert_eq!(reopened.version(), Some(19));
+        assert_eq!(reopened.root(19).unwrap(), applied.root(19).unwrap());
+        for k in 0..20u64 {
+            let key = format!("k{k}").into_bytes();
+            assert_eq!(reopened.get(&key).unwrap(), Some(vec![k as u8]));
+        }
     }
 
     #[test]

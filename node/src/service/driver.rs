@@ -766,6 +766,8 @@ impl Driver {
             if let Some(last) = commits.last_mut() {
                 last.extra = shared.v.state_mut().store_mut().take_writes();
             }
+            let writes = commits.last().map_or(0, |c| c.extra.len());
+            tracing::trace!(target: "itc_node::timing", writes, "state writes");
             self.store.apply_milestones(&commits)?;
         }
         for f in finalized {

@@ -184,6 +184,7 @@ pub async fn start(cfg: ServiceConfig) -> Result<Node> {
     let pair = cfg.key.clone().unwrap_or_else(Pair::generate);
     let (validator, fresh_writes) = driver::open_validator(&cfg, &store, &genesis_config, pair)?;
     let genesis_hash = validator.genesis_hash();
+    let validator_id = validator.id().to_ss58_default();
 
     let keypair =
         network::load_or_create_keypair(&cfg.base_path.join("network").join("secret_ed25519"))?;
@@ -230,7 +231,9 @@ pub async fn start(cfg: ServiceConfig) -> Result<Node> {
     tracing::info!(
         %peer_id, %rpc_addr, genesis = %genesis_hash, "node started; listening on {:?}", listen_addrs
     );
-    let task = tokio::spawn(driver.run());
+    // Every line the driver logs names its node (several run in one process in tests and benches).
+    let span = tracing::info_span!("node", id = %&validator_id[..8]);
+    let task = tokio::spawn(tracing::Instrument::instrument(driver.run(), span));
     Ok(Node {
         rpc_addr,
         metrics_addr,
