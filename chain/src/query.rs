@@ -168,6 +168,12 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
         &mut self.state
     }
 
+    /// The DAG's store, mutably: for the node to flush a store that buffers its writes (what
+    /// it holds must not change).
+    pub fn dag_store_mut(&mut self) -> &mut S {
+        self.dag.store_mut()
+    }
+
     /// The DAG.
     pub fn dag(&self) -> &Dag<S> {
         &self.dag

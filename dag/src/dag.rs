@@ -131,6 +131,12 @@ impl<S: DagStore> Dag<S> {
         &self.store
     }
 
+    /// The store, mutably: for a store that buffers its writes to flush them (what it holds
+    /// must not change behind the DAG's back).
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+
     /// The latest confirmed milestone number (0 at genesis).
     pub fn latest_milestone(&self) -> MilestoneNumber {
         self.latest

@@ -10,9 +10,10 @@
 //!
 //! Stack: TCP + noise + yamux, identify, gossipsub, request-response and Kademlia.
 //!
-//! **Gossip.** Two topics ([`Topic`]): vertices and consensus messages. Messages are signed by
-//! their author (strict validation) and identified by `blake2b-256(topic ++ data)`, so the same
-//! payload from two authors is one message. Every received message is held by gossipsub until the
+//! **Gossip.** Two topics ([`Topic`]): vertices and consensus messages. Messages are anonymous
+//! (no libp2p author signature: every payload carries the protocol's own sr25519 signatures,
+//! which the application checks) and identified by `blake2b-256(topic ++ data)`, so the same
+//! payload from two peers is one message. Every received message is held by gossipsub until the
 //! application reports a [`Validation`] with [`Client::report_validation`]: only `Accept`ed messages
 //! are forwarded. (`Reject` and `Ignore` differ only once gossipsub peer scoring is enabled,
 //! which this module does not do yet: then `Reject` lowers the sender's score.) Messages over
@@ -81,7 +82,7 @@ impl Config {
         Config {
             keypair,
             chain_id: chain_id.into(),
-            max_vertex_message_bytes: 64 * 1024,
+            max_vertex_message_bytes: 1024 * 1024,
             max_consensus_message_bytes: 1024 * 1024,
             max_request_bytes: 64 * 1024,
             max_response_bytes: 16 * 1024 * 1024,

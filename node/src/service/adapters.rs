@@ -15,9 +15,11 @@
 //! the one-byte prefixes `n`, `h` and `m`.
 //!
 //! **DAG.** [`DbDag`] keeps vertices in `vertices` (SCALE `Vertex`) and the DAG's metadata in
-//! `indexes` under prefix `a`, written through the WAL without fsync: a vertex lost in a power
-//! cut is fetched again, and a confirmation is re-made durable by the milestone batch that follows
-//! it (RocksDB's WAL is ordered).
+//! `indexes` under prefix `a`. Writes wait in a buffer (read through, like the state's overlay)
+//! until the driver takes them ([`DbDag::take_writes`]): after each burst of events it writes
+//! them through the WAL without fsync, one RocksDB write instead of one per vertex, and a
+//! milestone's confirmations go in the milestone's own fsynced batch. A vertex lost in a power
+//! cut is fetched again.
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -27,7 +29,7 @@ use itc_primitives::{decode_untrusted, Hash, Vertex};
 use itc_runtime::state::{Column as StateColumn, JmtBackend};
 use parity_scale_codec::{Decode, Encode};
 
-use crate::storage::{Batch, Column, Durability, KvStore};
+use crate::storage::{Column, KvStore};
 
 /// The node's authenticated state: the runtime's JMT backend over [`DbState`].
 pub type NodeState = JmtBackend<DbState>;
@@ -175,49 +177,76 @@ fn decode_stored<T: Decode>(what: &str, hash: &Hash, bytes: &[u8]) -> itc_dag::R
 #[derive(Clone, Debug)]
 pub struct DbDag {
     kv: KvStore,
+    /// Writes not yet taken by the driver, by column and key.
+    pending: BTreeMap<(Column, Vec<u8>), Vec<u8>>,
 }
 
 impl DbDag {
     /// The DAG kept in `kv`.
     pub fn new(kv: KvStore) -> Self {
-        DbDag { kv }
+        DbDag { kv, pending: BTreeMap::new() }
+    }
+
+    /// Takes the buffered writes, as database writes.
+    pub fn take_writes(&mut self) -> Vec<DbWrite> {
+        std::mem::take(&mut self.pending).into_iter().map(|((cf, k), v)| (cf, k, Some(v))).collect()
+    }
+
+    fn read(&self, column: Column, key: &[u8]) -> itc_dag::Result<Option<Vec<u8>>> {
+        match self.pending.get(&(column, key.to_vec())) {
+            Some(v) => Ok(Some(v.clone())),
+            None => self.kv.get(column, key).map_err(dag_err),
+        }
     }
 }
 
 impl DagStore for DbDag {
     fn get_vertex(&self, hash: &Hash) -> itc_dag::Result<Option<Vertex>> {
-        match self.kv.get(Column::Vertices, &hash.0).map_err(dag_err)? {
+        match self.read(Column::Vertices, &hash.0)? {
             Some(bytes) => Ok(Some(decode_stored("vertex", hash, &bytes)?)),
             None => Ok(None),
         }
     }
 
     fn get_meta(&self, hash: &Hash) -> itc_dag::Result<Option<VertexMeta>> {
-        match self.kv.get(Column::Indexes, &meta_key(hash)).map_err(dag_err)? {
+        match self.read(Column::Indexes, &meta_key(hash))? {
             Some(bytes) => Ok(Some(decode_stored("vertex metadata", hash, &bytes)?)),
             None => Ok(None),
         }
     }
 
     fn put_vertex(&mut self, hash: Hash, vertex: Vertex, meta: VertexMeta) -> itc_dag::Result<()> {
-        let mut b = Batch::new();
-        b.put(Column::Vertices, hash.0, vertex.encode());
-        b.put(Column::Indexes, meta_key(&hash), meta.encode());
-        self.kv.commit(b, Durability::Relaxed).map_err(dag_err)
+        self.pending.insert((Column::Vertices, hash.0.to_vec()), vertex.encode());
+        self.pending.insert((Column::Indexes, meta_key(&hash)), meta.encode());
+        Ok(())
     }
 
     fn put_meta(&mut self, hash: Hash, meta: VertexMeta) -> itc_dag::Result<()> {
-        if self.kv.get(Column::Vertices, &hash.0).map_err(dag_err)?.is_none() {
+        if !self.pending.contains_key(&(Column::Vertices, hash.0.to_vec()))
+            && self.kv.get(Column::Vertices, &hash.0).map_err(dag_err)?.is_none()
+        {
             return Err(dag_err(format!("metadata for unknown vertex {hash}")));
         }
-        self.kv.put(Column::Indexes, &meta_key(&hash), &meta.encode()).map_err(dag_err)
+        self.pending.insert((Column::Indexes, meta_key(&hash)), meta.encode());
+        Ok(())
     }
 
     fn for_each_meta(
         &self,
         f: &mut dyn FnMut(&Hash, &VertexMeta) -> itc_dag::Result<()>,
     ) -> itc_dag::Result<()> {
-        for (key, bytes) in self.kv.iter_prefix(Column::Indexes, &[DAG_META]).map_err(dag_err)? {
+        let mut metas: BTreeMap<Vec<u8>, Vec<u8>> = self
+            .kv
+            .iter_prefix(Column::Indexes, &[DAG_META])
+            .map_err(dag_err)?
+            .into_iter()
+            .collect();
+        for ((column, key), bytes) in &self.pending {
+            if *column == Column::Indexes && key.first() == Some(&DAG_META) {
+                metas.insert(key.clone(), bytes.clone());
+            }
+        }
+        for (key, bytes) in metas {
             let array: [u8; 32] = key[1..].try_into().map_err(|_| {
                 dag_err("a vertex metadata key is 33 bytes; the database is damaged")
             })?;
@@ -234,6 +263,7 @@ mod tests {
     use itc_runtime::{KvStore as _, MemoryBackend, StateBackend};
 
     use super::*;
+    use crate::storage::{Batch, Durability};
 
     fn open() -> (tempfile::TempDir, KvStore) {
         let dir = tempfile::tempdir().unwrap();
@@ -273,14 +303,7 @@ mod tests {
         let writes = db.store_mut().take_writes();
         assert!(!writes.is_empty());
         assert_eq!(db.store().unflushed(), 0);
-        let mut batch = Batch::new();
-        for (cf, k, v) in writes {
-            match v {
-                Some(v) => batch.put(cf, k, v),
-                None => batch.delete(cf, k),
-            }
-        }
-        kv.commit(batch, Durability::Sync).unwrap();
+        kv.commit(Batch::of(writes), Durability::Sync).unwrap();
         let reopened = NodeState::open(DbState::new(kv.clone())).unwrap();
         assert_eq!(reopened.version(), Some(3));
         assert_eq!(reopened.root(3).unwrap(), mem.root(3).unwrap());
@@ -300,14 +323,7 @@ mod tests {
     fn a_clone_made_before_a_take_does_not_return_the_taken_writes_again() {
         let (_dir, kv) = open();
         let flush = |writes: &[DbWrite]| {
-            let mut batch = Batch::new();
-            for (cf, k, v) in writes.iter().cloned() {
-                match v {
-                    Some(v) => batch.put(cf, k, v),
-                    None => batch.delete(cf, k),
-                }
-            }
-            kv.commit(batch, Durability::Sync).unwrap();
+            kv.commit(Batch::of(writes.iter().cloned()), Durability::Sync).unwrap();
         };
         let mut applied = NodeState::open(DbState::new(kv.clone())).unwrap();
         applied.put(b"k0".to_vec(), vec![0]);
@@ -351,7 +367,7 @@ mod tests {
         assert_eq!(store.get_vertex(&hash).unwrap(), None);
         assert!(store.put_meta(hash, meta).is_err());
         store.put_vertex(hash, vertex.clone(), meta).unwrap();
-        assert_eq!(store.get_vertex(&hash).unwrap(), Some(vertex));
+        assert_eq!(store.get_vertex(&hash).unwrap(), Some(vertex.clone()));
         assert_eq!(store.get_meta(&hash).unwrap(), Some(meta));
         let mut seen = Vec::new();
         store
@@ -361,8 +377,26 @@ mod tests {
             })
             .unwrap();
         assert_eq!(seen, vec![(hash, meta)]);
+        // Buffered until taken: the database holds nothing yet, then everything.
+        assert_eq!(DbDag::new(kv.clone()).get_vertex(&hash).unwrap(), None);
+        let writes = store.take_writes();
+        assert_eq!(writes.len(), 2);
+        kv.commit(Batch::of(writes), Durability::Relaxed).unwrap();
+        let mut reopened = DbDag::new(kv.clone());
+        assert_eq!(reopened.get_vertex(&hash).unwrap(), Some(vertex));
+        let confirmation = itc_dag::Confirmation { milestone: 3, position: 1 };
+        let confirmed = VertexMeta { confirmation: Some(confirmation), ..meta };
+        reopened.put_meta(hash, confirmed).unwrap();
+        let mut seen = Vec::new();
+        reopened
+            .for_each_meta(&mut |h, m| {
+                seen.push((*h, *m));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(seen, vec![(hash, confirmed)], "a buffered write shadows the stored one");
         kv.put(Column::Vertices, &hash.0, &[0xff, 0xff]).unwrap();
-        let err = store.get_vertex(&hash).unwrap_err().to_string();
+        let err = reopened.get_vertex(&hash).unwrap_err().to_string();
         assert!(err.contains("damaged"), "{err}");
     }
 }

@@ -16,7 +16,9 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::adapters::{DbDag, DbState, DbWrite, NodeState};
 use super::api::NodeApi;
-use super::wire::ConsensusEnvelope;
+use super::wire::{
+    ConsensusEnvelope, VertexBatch, MAX_VERTEX_GOSSIP_BYTES, MAX_VERTICES_PER_GOSSIP,
+};
 use super::{NodeValidator, ServiceConfig};
 use crate::metrics::Metrics;
 use crate::network::{
@@ -290,6 +292,16 @@ impl Driver {
         result
     }
 
+    /// Writes the vertices the DAG buffered while handling an event, in one write without
+    /// fsync (see the adapters' module docs).
+    fn flush_dag(&mut self) -> Result<()> {
+        let writes = self.lock().v.dag_store_mut().take_writes();
+        if writes.is_empty() {
+            return Ok(());
+        }
+        self.store.kv().commit(crate::storage::Batch::of(writes), Durability::Relaxed)
+    }
+
     /// Publishes height and view once an event's outputs are carried out (so a reported height
     /// is durable).
     fn publish_status(&mut self) {
@@ -315,7 +327,7 @@ impl Driver {
                 _ = self.stop.changed() => break,
                 Some(event) = self.events.recv() => self.on_network_burst(event),
                 Some(id) = self.timers.recv() => self.call(|v, now| v.handle(ChainEvent::Timeout(id), now)),
-                Some(command) = self.commands.recv() => self.on_command(command),
+                Some(command) = self.commands.recv() => self.on_commands(command),
                 Some(batch) = self.fetched.recv() => self.on_vertices(&batch),
                 Some(answer) = self.certified.recv() => self.on_certified(answer),
                 _ = tick.tick() => {
@@ -326,6 +338,7 @@ impl Driver {
             match outputs {
                 Ok(outputs) => {
                     self.carry_out(outputs)?;
+                    self.flush_dag()?;
                     self.publish_status();
                 }
                 Err(e) => {
@@ -336,6 +349,19 @@ impl Driver {
         }
         tracing::info!("node stopped");
         Ok(())
+    }
+
+    /// Takes `first` and whatever other commands are queued (up to a bound), so that the
+    /// vertices a burst of submissions attaches leave in one gossip message.
+    fn on_commands(&mut self, first: Command) -> itc_chain::Result<Vec<Output>> {
+        let mut outputs = self.on_command(first)?;
+        for _ in 1..MAX_BURST {
+            match self.commands.try_recv() {
+                Ok(command) => outputs.extend(self.on_command(command)?),
+                Err(_) => break,
+            }
+        }
+        Ok(outputs)
     }
 
     fn on_command(&mut self, command: Command) -> itc_chain::Result<Vec<Output>> {
@@ -391,30 +417,52 @@ impl Driver {
                 Err(_) => break,
             }
         }
-        let mut vertices = Vec::new();
+        // Gossip messages of vertices, each with the range of `batch` its vertices occupy.
+        let mut messages = Vec::new();
+        let mut batch: Vec<Vec<u8>> = Vec::new();
         let mut others = Vec::new();
         for event in events {
             match event {
                 network::Event::Gossip { topic: Topic::Vertices, source, message_id, data }
                     if !self.blocked.contains(&source) =>
                 {
-                    vertices.push((message_id, source, data))
+                    match decode_untrusted::<VertexBatch>(&data) {
+                        Ok(VertexBatch(list)) if list.len() <= MAX_VERTICES_PER_GOSSIP => {
+                            let start = batch.len();
+                            batch.extend(list);
+                            messages.push((message_id, source, start..batch.len()));
+                        }
+                        Ok(VertexBatch(list)) => {
+                            tracing::debug!(%source, "gossip of {} vertices, over the bound", list.len());
+                            self.report(message_id, source, Validation::Reject);
+                        }
+                        Err(e) => {
+                            tracing::debug!(%source, "undecodable vertex gossip: {e}");
+                            self.report(message_id, source, Validation::Reject);
+                        }
+                    }
                 }
                 other => others.push(other),
             }
         }
         let mut outputs = Vec::new();
-        if !vertices.is_empty() {
-            let batch: Vec<Vec<u8>> = vertices.iter().map(|(_, _, d)| d.clone()).collect();
+        if !batch.is_empty() {
             let (results, out) = self.call(|v, now| v.receive_vertices(&batch, now))?;
-            for ((id, source, _), result) in vertices.into_iter().zip(&results) {
-                let verdict = if result.is_ok() { Validation::Accept } else { Validation::Ignore };
-                if let Err(e) = result {
-                    tracing::debug!(%source, "vertex refused: {e}");
-                }
+            for (id, source, range) in messages {
+                let new = results[range].iter().filter(|r| r.is_ok()).count();
+                // A message is forwarded when it brought something new and valid; one whose
+                // vertices this node already had is not harmful, only late.
+                let verdict = if new > 0 { Validation::Accept } else { Validation::Ignore };
                 self.report(id, source, verdict);
             }
+            for e in results.iter().filter_map(|r| r.as_ref().err()) {
+                tracing::trace!("vertex refused: {e}");
+            }
             outputs.extend(out);
+        } else {
+            for (id, source, _) in messages {
+                self.report(id, source, Validation::Ignore);
+            }
         }
         for event in others {
             outputs.extend(self.on_network(event)?);
@@ -430,15 +478,10 @@ impl Driver {
                     return Ok(Vec::new());
                 }
                 match topic {
+                    // Vertex gossip from a reachable peer is taken by `on_network_burst`.
                     Topic::Vertices => {
-                        let (results, outputs) = self
-                            .call(|v, now| v.receive_vertices(std::slice::from_ref(&data), now))?;
-                        let verdict = match results.first() {
-                            Some(Ok(_)) => Validation::Accept,
-                            _ => Validation::Ignore,
-                        };
-                        self.report(message_id, source, verdict);
-                        Ok(outputs)
+                        self.report(message_id, source, Validation::Ignore);
+                        Ok(Vec::new())
                     }
                     Topic::Consensus => {
                         let Ok(envelope) = decode_untrusted::<ConsensusEnvelope>(&data) else {
@@ -657,6 +700,7 @@ impl Driver {
     /// milestones, then consensus records), whose acknowledgements may produce more outputs.
     fn carry_out(&mut self, outputs: Vec<Output>) -> Result<()> {
         let mut queue: VecDeque<Output> = outputs.into();
+        let mut gossip = Vec::new();
         while !queue.is_empty() {
             let mut persists = Vec::new();
             let mut stable = false;
@@ -681,7 +725,7 @@ impl Driver {
                             let _ = tx.send(id);
                         });
                     }
-                    Output::Gossip(vertex) => self.publish(Topic::Vertices, vertex.encode()),
+                    Output::Gossip(vertex) => gossip.push(vertex.encode()),
                     Output::FetchVertices(hashes) => self.fetch(hashes),
                     Output::Finalized(f) => finalized.push(*f),
                     Output::Evidence(e) => tracing::warn!("equivocation evidence: {e:?}"),
@@ -715,7 +759,30 @@ impl Driver {
                 }
             }
         }
+        self.gossip_vertices(gossip);
         Ok(())
+    }
+
+    /// Publishes vertices in as few gossip messages as the bounds allow.
+    fn gossip_vertices(&self, vertices: Vec<Vec<u8>>) {
+        let budget = MAX_VERTEX_GOSSIP_BYTES;
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        for vertex in vertices {
+            // A compact length prefix takes at most 5 bytes for these sizes.
+            let size = vertex.len() + 5;
+            if !batch.is_empty()
+                && (batch.len() == MAX_VERTICES_PER_GOSSIP || bytes + size > budget)
+            {
+                self.publish(Topic::Vertices, VertexBatch(std::mem::take(&mut batch)).encode());
+                bytes = 0;
+            }
+            bytes += size;
+            batch.push(vertex);
+        }
+        if !batch.is_empty() {
+            self.publish(Topic::Vertices, VertexBatch(batch).encode());
+        }
     }
 
     /// Drops the persist records that a stable checkpoint made obsolete (the rules are
@@ -764,7 +831,10 @@ impl Driver {
             // writes of these milestones.
             let mut shared = self.lock();
             if let Some(last) = commits.last_mut() {
-                last.extra = shared.v.state_mut().store_mut().take_writes();
+                // The confirmations of these milestones (and any vertex still buffered) go in
+                // the same fsynced batch.
+                last.extra = shared.v.dag_store_mut().take_writes();
+                last.extra.extend(shared.v.state_mut().store_mut().take_writes());
             }
             let writes = commits.last().map_or(0, |c| c.extra.len());
             tracing::trace!(target: "itc_node::timing", writes, "state writes");

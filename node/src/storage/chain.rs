@@ -388,16 +388,10 @@ pub fn milestone_batch(
         b.put(Column::Indexes, index_key(IDX_VERTEX, &r.vertex_hash), loc);
     }
     for (key, value) in &commit.state_changes {
-        match value {
-            Some(v) => b.put(Column::State, key.clone(), v.clone()),
-            None => b.delete(Column::State, key.clone()),
-        }
+        b.write(Column::State, key.clone(), value.clone());
     }
     for (column, key, value) in &commit.extra {
-        match value {
-            Some(v) => b.put(*column, key.clone(), v.clone()),
-            None => b.delete(*column, key.clone()),
-        }
+        b.write(*column, key.clone(), value.clone());
     }
     b.put(Column::Meta, META_FINALIZED, (header.number, hash).encode());
     Ok((header.number, hash))

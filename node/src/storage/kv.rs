@@ -43,6 +43,16 @@ impl Batch {
         self.ops.push((column, key.into(), None));
     }
 
+    /// Stages `key = value`, or the removal of `key` for `None`.
+    pub fn write(&mut self, column: Column, key: impl Into<Vec<u8>>, value: Option<Vec<u8>>) {
+        self.ops.push((column, key.into(), value));
+    }
+
+    /// A batch of these writes (see [`Batch::write`]).
+    pub fn of(writes: impl IntoIterator<Item = (Column, Vec<u8>, Option<Vec<u8>>)>) -> Self {
+        Batch { ops: writes.into_iter().collect() }
+    }
+
     /// Number of staged writes.
     pub fn len(&self) -> usize {
         self.ops.len()

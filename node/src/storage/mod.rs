@@ -54,7 +54,7 @@ pub use chain::{
 pub use kv::{Batch, Durability, KeyValue, KvStore};
 
 /// The column families. Their names are part of the on-disk format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Column {
     /// Vertices by hash.
     Vertices,
