@@ -355,6 +355,17 @@ mod tests {
         }
     }
 
+    fn metas(store: &DbDag) -> Vec<(Hash, VertexMeta)> {
+        let mut seen = Vec::new();
+        store
+            .for_each_meta(&mut |h, m| {
+                seen.push((*h, *m));
+                Ok(())
+            })
+            .unwrap();
+        seen
+    }
+
     #[test]
     fn db_dag_round_trips_and_reports_damage() {
         let (_dir, kv) = open();
@@ -369,14 +380,7 @@ mod tests {
         store.put_vertex(hash, vertex.clone(), meta).unwrap();
         assert_eq!(store.get_vertex(&hash).unwrap(), Some(vertex.clone()));
         assert_eq!(store.get_meta(&hash).unwrap(), Some(meta));
-        let mut seen = Vec::new();
-        store
-            .for_each_meta(&mut |h, m| {
-                seen.push((*h, *m));
-                Ok(())
-            })
-            .unwrap();
-        assert_eq!(seen, vec![(hash, meta)]);
+        assert_eq!(metas(&store), vec![(hash, meta)]);
         // Buffered until taken: the database holds nothing yet, then everything.
         assert_eq!(DbDag::new(kv.clone()).get_vertex(&hash).unwrap(), None);
         let writes = store.take_writes();
@@ -387,14 +391,7 @@ mod tests {
         let confirmation = itc_dag::Confirmation { milestone: 3, position: 1 };
         let confirmed = VertexMeta { confirmation: Some(confirmation), ..meta };
         reopened.put_meta(hash, confirmed).unwrap();
-        let mut seen = Vec::new();
-        reopened
-            .for_each_meta(&mut |h, m| {
-                seen.push((*h, *m));
-                Ok(())
-            })
-            .unwrap();
-        assert_eq!(seen, vec![(hash, confirmed)], "a buffered write shadows the stored one");
+        assert_eq!(metas(&reopened), vec![(hash, confirmed)], "the buffered write shadows");
         kv.put(Column::Vertices, &hash.0, &[0xff, 0xff]).unwrap();
         let err = reopened.get_vertex(&hash).unwrap_err().to_string();
         assert!(err.contains("damaged"), "{err}");
