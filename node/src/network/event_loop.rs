@@ -245,6 +245,7 @@ impl EventLoop {
                 };
                 match (topic, verdict) {
                     (Some(topic), None) => {
+                        tracing::trace!(target: "itc_node::timing", ?topic, bytes = message.data.len(), "gossip in");
                         let data = message.data;
                         self.emit(Event::Gossip {
                             topic,

@@ -184,13 +184,15 @@ pub async fn start(cfg: ServiceConfig) -> Result<Node> {
     let pair = cfg.key.clone().unwrap_or_else(Pair::generate);
     let (validator, fresh_writes) = driver::open_validator(&cfg, &store, &genesis_config, pair)?;
     let genesis_hash = validator.genesis_hash();
-    let validator_id = validator.id().to_ss58_default();
 
     let keypair =
         network::load_or_create_keypair(&cfg.base_path.join("network").join("secret_ed25519"))?;
     let chain_id = format!("{}-{}", cfg.spec.name, &genesis_hash.to_hex()[..16]);
     let (client, events, event_loop) = network::new(network::Config::new(keypair, chain_id))?;
-    tokio::spawn(event_loop.run());
+    let validator_id = validator.id().to_ss58_default();
+    // Every line the node logs names it (several run in one process in tests and benches).
+    let span = tracing::info_span!("node", id = %&validator_id[..8]);
+    tokio::spawn(tracing::Instrument::instrument(event_loop.run(), span.clone()));
     let peer_id = client.local_peer_id();
     let mut listen_addrs = Vec::new();
     for addr in &cfg.listen {
@@ -231,8 +233,6 @@ pub async fn start(cfg: ServiceConfig) -> Result<Node> {
     tracing::info!(
         %peer_id, %rpc_addr, genesis = %genesis_hash, "node started; listening on {:?}", listen_addrs
     );
-    // Every line the driver logs names its node (several run in one process in tests and benches).
-    let span = tracing::info_span!("node", id = %&validator_id[..8]);
     let task = tokio::spawn(tracing::Instrument::instrument(driver.run(), span));
     Ok(Node {
         rpc_addr,
