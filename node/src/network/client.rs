@@ -73,6 +73,21 @@ impl Client {
         self.local_peer_id
     }
 
+    /// Queues a command whose answer nobody waits for, without awaiting: a caller that must
+    /// never wait on the network (the driver) sends this way. A full queue hands the command to
+    /// a task that waits for room; a stopped network drops it.
+    fn detach(&self, command: Command) {
+        match self.sender.try_send(command) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+            Err(mpsc::error::TrySendError::Full(command)) => {
+                let sender = self.sender.clone();
+                tokio::spawn(async move {
+                    let _ = sender.send(command).await;
+                });
+            }
+        }
+    }
+
     async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T> {
         let (tx, rx) = oneshot::channel();
         self.sender.send(make(tx)).await.map_err(|_| Error::NetworkStopped)?;
@@ -94,6 +109,24 @@ impl Client {
     /// subscribed yet (wait for [`super::Event::PeerSubscribed`]).
     pub async fn publish(&self, topic: Topic, data: Vec<u8>) -> Result<MessageId> {
         self.call(|reply| Command::Publish { topic, data, reply }).await?
+    }
+
+    /// [`Client::publish`] without waiting for the outcome (see `detach`): for messages the
+    /// protocol resends if they are lost.
+    pub fn publish_detached(&self, topic: Topic, data: Vec<u8>) {
+        let (reply, _) = oneshot::channel();
+        self.detach(Command::Publish { topic, data, reply });
+    }
+
+    /// [`Client::report_validation`] without waiting for the outcome.
+    pub fn report_validation_detached(
+        &self,
+        message_id: MessageId,
+        source: PeerId,
+        verdict: Validation,
+    ) {
+        let (reply, _) = oneshot::channel();
+        self.detach(Command::ReportValidation { message_id, source, verdict, reply });
     }
 
     /// Reports the application's verdict on a received gossip message. Returns whether the

@@ -129,6 +129,9 @@ impl EventLoop {
                         ))
                     })
                 };
+                if let Err(e) = &result {
+                    tracing::trace!(target: "itc_node::network", "{e}");
+                }
                 let _ = reply.send(result);
             }
             Command::ReportValidation { message_id, source, verdict, reply } => {

@@ -576,24 +576,15 @@ impl Driver {
     }
 
     // The network loop may itself wait for this loop to take its events, so this loop never
-    // awaits the network: commands go out from their own tasks.
+    // awaits the network: commands are queued without waiting for their outcome.
     fn report(&self, id: libp2p::gossipsub::MessageId, source: PeerId, verdict: Validation) {
-        let client = self.client.clone();
-        tokio::spawn(async move {
-            if let Err(e) = client.report_validation(id, source, verdict).await {
-                tracing::debug!("cannot report validation: {e}");
-            }
-        });
+        self.client.report_validation_detached(id, source, verdict);
     }
 
     fn publish(&self, topic: Topic, data: Vec<u8>) {
-        let client = self.client.clone();
-        tokio::spawn(async move {
-            if let Err(e) = client.publish(topic, data).await {
-                // No peers yet (or a lone dev validator): the protocol resends what matters.
-                tracing::trace!("publish on {topic:?}: {e}");
-            }
-        });
+        // No peers yet (or a lone dev validator) fails the publish: the protocol resends what
+        // matters.
+        self.client.publish_detached(topic, data);
     }
 
     fn send_consensus(&mut self, to: Option<AccountId>, msg: itc_consensus::SignedMessage) {
@@ -734,13 +725,13 @@ impl Driver {
                     }
                 }
             }
+            let records: Vec<Vec<u8>> = persists.iter().map(|(_, r)| r.clone()).collect();
             if !finalized.is_empty() {
+                // The records go in the finalised write's fsynced batch.
                 let started = Instant::now();
-                self.write_finalized(finalized)?;
-                tracing::trace!(target: "itc_node::timing", us = started.elapsed().as_micros() as u64, "write finalized");
-            }
-            if !persists.is_empty() {
-                let records: Vec<Vec<u8>> = persists.iter().map(|(_, r)| r.clone()).collect();
+                self.write_finalized(finalized, &records)?;
+                tracing::trace!(target: "itc_node::timing", us = started.elapsed().as_micros() as u64, records = records.len(), "write finalized");
+            } else if !persists.is_empty() {
                 let started = Instant::now();
                 // Committed records and stable checkpoints release nothing that leaves this node:
                 // the milestone is reported only after its finalised write, whose fsync makes
@@ -748,6 +739,8 @@ impl Driver {
                 let durability = if must_sync { Durability::Sync } else { Durability::Relaxed };
                 self.log_seq = self.store.append_consensus(self.log_seq, &records, durability)?;
                 tracing::trace!(target: "itc_node::timing", us = started.elapsed().as_micros() as u64, "persist");
+            }
+            if !persists.is_empty() {
                 if stable {
                     self.compact_log()?;
                 }
@@ -803,7 +796,8 @@ impl Driver {
     }
 
     /// Makes finalised milestones durable with the state they produced, then tells subscribers.
-    fn write_finalized(&mut self, finalized: Vec<Finalized>) -> Result<()> {
+    /// `records` (consensus persists of the same event) are appended in the same batch.
+    fn write_finalized(&mut self, finalized: Vec<Finalized>, records: &[Vec<u8>]) -> Result<()> {
         let mut commits = Vec::with_capacity(finalized.len());
         for f in &finalized {
             let receipts = f
@@ -824,11 +818,11 @@ impl Driver {
                 extra: Vec::new(),
             });
         }
-        {
+        self.log_seq = {
             // The state these milestones produced leaves the validator's overlay and reaches the
-            // database under the lock, so that no query sees it in neither place. Every call's
-            // outputs are carried out before the next call, so the overlay holds exactly the
-            // writes of these milestones.
+            // database under the lock, so that no query sees it in neither place. The overlay
+            // returns only writes not taken before (see the adapters), which are those of these
+            // milestones: every call's outputs are carried out before the next call.
             let mut shared = self.lock();
             if let Some(last) = commits.last_mut() {
                 // The confirmations of these milestones (and any vertex still buffered) go in
@@ -838,8 +832,8 @@ impl Driver {
             }
             let writes = commits.last().map_or(0, |c| c.extra.len());
             tracing::trace!(target: "itc_node::timing", writes, "state writes");
-            self.store.apply_milestones(&commits)?;
-        }
+            self.store.apply_milestones_logged(&commits, self.log_seq, records)?.1
+        };
         for f in finalized {
             let txs = f.receipts.len() as u64;
             for r in &f.receipts {

@@ -186,11 +186,7 @@ impl ChainStore {
         durability: Durability,
     ) -> Result<u64> {
         let mut b = Batch::new();
-        let mut seq = next_seq;
-        for record in records {
-            b.put(Column::Consensus, seq.to_be_bytes(), record.clone());
-            seq += 1;
-        }
+        let seq = consensus_batch(next_seq, records, &mut b);
         self.kv.commit(b, durability)?;
         Ok(seq)
     }
@@ -317,15 +313,39 @@ impl ChainStore {
     /// (the state changes of a later one may already be folded into an earlier one's). Returns
     /// the last one's hash.
     pub fn apply_milestones(&self, commits: &[MilestoneCommit]) -> Result<Hash> {
+        self.apply_milestones_logged(commits, 0, &[]).map(|(hash, _)| hash)
+    }
+
+    /// [`ChainStore::apply_milestones`] plus consensus records appended as
+    /// [`ChainStore::append_consensus`] would, all in the one fsynced batch: a node that has
+    /// records to persist when it writes a finalised milestone (the primary's next pre-prepare)
+    /// pays one fsync, not two. Returns the last milestone's hash and the next sequence number.
+    pub fn apply_milestones_logged(
+        &self,
+        commits: &[MilestoneCommit],
+        next_seq: u64,
+        records: &[Vec<u8>],
+    ) -> Result<(Hash, u64)> {
         let mut tip = self.finalized()?;
         let mut b = Batch::new();
         for commit in commits {
             tip = Some(milestone_batch(tip, commit, &mut b)?);
         }
         let (_, hash) = tip.ok_or_else(|| Error::BadMilestone("no milestone to apply".into()))?;
+        let seq = consensus_batch(next_seq, records, &mut b);
         self.kv.commit(b, Durability::Sync)?;
-        Ok(hash)
+        Ok((hash, seq))
     }
+}
+
+/// Adds `records` to the consensus log from sequence number `next_seq` on; returns the next.
+fn consensus_batch(next_seq: u64, records: &[Vec<u8>], b: &mut Batch) -> u64 {
+    let mut seq = next_seq;
+    for record in records {
+        b.put(Column::Consensus, seq.to_be_bytes(), record.clone());
+        seq += 1;
+    }
+    seq
 }
 
 /// Adds the writes of finalising `commit` on top of the stored tip `tip` (`None` = empty store)

@@ -205,7 +205,7 @@ fn milestones_of_one_batch_land_together_and_in_order() {
     assert_eq!(store.finalized().unwrap(), Some((1, one.header.hash())));
     // A batch with a gap is refused as a whole: nothing of it lands.
     let three = commit(3, two.header.hash());
-    assert!(store.apply_milestones(&[two, three.clone(), three]).is_err());
+    assert!(store.apply_milestones(&[two.clone(), three.clone(), three.clone()]).is_err());
     assert_eq!(store.finalized().unwrap(), Some((1, one.header.hash())));
     assert_eq!(store.consensus_log().unwrap(), (Vec::new(), 0));
     assert_eq!(store.append_consensus(0, &[vec![1], vec![2, 3]], Durability::Sync).unwrap(), 2);
@@ -217,4 +217,13 @@ fn milestones_of_one_batch_land_together_and_in_order() {
     assert_eq!(store.consensus_log().unwrap(), (vec![vec![2, 3], vec![4]], 4));
     assert_eq!(store.rewrite_consensus(&[]).unwrap(), 4);
     assert_eq!(store.consensus_log().unwrap(), (Vec::new(), 0));
+    // A milestone and consensus records in one batch: both land, or (a gap) neither does.
+    let four = commit(4, three.header.hash());
+    assert!(store.apply_milestones_logged(&[four], 0, &[vec![9]]).is_err());
+    assert_eq!(store.consensus_log().unwrap(), (Vec::new(), 0));
+    let (hash, next) =
+        store.apply_milestones_logged(std::slice::from_ref(&two), 0, &[vec![5], vec![6]]).unwrap();
+    assert_eq!((hash, next), (two.header.hash(), 2));
+    assert_eq!(store.finalized().unwrap(), Some((2, two.header.hash())));
+    assert_eq!(store.consensus_log().unwrap(), (vec![vec![5], vec![6]], 2));
 }
