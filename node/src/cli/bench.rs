@@ -144,24 +144,52 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[idx.min(sorted.len() - 1)]
 }
 
-/// Starts `n` validators in this process on loopback under `dir`.
+/// Validators started by [`start_network`], each on its own runtime.
+pub struct Network {
+    /// The nodes, in committee order.
+    pub nodes: Vec<Node>,
+    runtimes: Vec<tokio::runtime::Runtime>,
+}
+
+impl Network {
+    /// Stops every node, then its runtime.
+    pub async fn stop(self) {
+        for node in self.nodes {
+            let _ = node.stop().await;
+        }
+        for runtime in self.runtimes {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Starts `n` validators in this process on loopback under `dir`. Each gets its own tokio
+/// runtime with as many workers as a node process would have, so that, as with `n` processes,
+/// the operating system shares the cores between the nodes preemptively; on one shared pool a
+/// node's long call would hold up the others' network tasks.
 pub async fn start_network(
     spec: &ChainSpec,
     dir: &std::path::Path,
     n: usize,
-) -> anyhow::Result<Vec<Node>> {
-    let mut nodes: Vec<Node> = Vec::with_capacity(n);
+) -> anyhow::Result<Network> {
+    let mut network = Network { nodes: Vec::with_capacity(n), runtimes: Vec::with_capacity(n) };
     for i in 0..n {
         let mut cfg = ServiceConfig::new(spec.clone(), dir.join(format!("node-{i}")));
         cfg.key = Some(itc_runtime::genesis::dev_pair(itc_primitives::uri::DEV_ACCOUNTS[i])?);
         cfg.listen = vec!["/ip4/127.0.0.1/tcp/0".parse()?];
-        cfg.bootnodes = nodes.iter().flat_map(|n| n.listen_addrs.clone()).collect();
+        cfg.bootnodes = network.nodes.iter().flat_map(|n| n.listen_addrs.clone()).collect();
         cfg.rpc.addr = "127.0.0.1:0".parse()?;
         cfg.rpc.max_connections = 1_000;
         cfg.metrics = None;
-        nodes.push(service::start(cfg).await?);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .thread_name(format!("node-{i}"))
+            .enable_all()
+            .build()?;
+        let node = runtime.spawn(service::start(cfg)).await??;
+        network.nodes.push(node);
+        network.runtimes.push(runtime);
     }
-    Ok(nodes)
+    Ok(network)
 }
 
 /// Runs the finality benchmark.
@@ -186,11 +214,9 @@ pub async fn finality(args: FinalityArgs) -> anyhow::Result<FinalityReport> {
         .collect::<Result<_, _>>()?;
     spec.endowed.extend(senders.iter().map(Pair::public));
     let dir = tempfile::Builder::new().prefix("itc-bench-").tempdir()?;
-    let nodes = start_network(&spec, dir.path(), args.validators).await?;
-    let result = drive(&args, &nodes, &senders, verify_per_sec).await;
-    for node in nodes {
-        let _ = node.stop().await;
-    }
+    let network = start_network(&spec, dir.path(), args.validators).await?;
+    let result = drive(&args, &network.nodes, &senders, verify_per_sec).await;
+    network.stop().await;
     result
 }
 
