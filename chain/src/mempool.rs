@@ -114,19 +114,14 @@ pub(crate) fn fee_of(params: &Parameters, tx: &Transaction) -> Balance {
 }
 
 /// The mempool's admission checks of a client's transaction against the latest state and the
-/// pending pool: signature (optional: the DAG checks it for ready vertices), nonce window,
-/// mortality, fees. Returns the fee.
+/// pending pool: nonce window, mortality, fees. Returns the fee. The signature is the caller's
+/// to check (in batches for client bursts; the DAG checks ready vertices').
 pub(crate) fn check_admission<B: StateBackend>(
     state: &B,
     pending: &Pending,
     tx: &Transaction,
-    genesis: Hash,
     nonce_window: u64,
-    check_signature: bool,
 ) -> Result<Balance> {
-    if check_signature && !tx.verify_signature(genesis) {
-        return Err(Error::BadSignature { signer: tx.signer, genesis });
-    }
     let ext = Ext::view(state, 0)?;
     let info = system::account(&ext, &tx.signer)?;
     let next = pending.next_free(&tx.signer, info.nonce);

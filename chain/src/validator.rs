@@ -251,14 +251,28 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
     /// selection, PoW at the signer's difficulty, insertion into the DAG. The outputs start with
     /// [`Output::Gossip`] of the new vertex.
     pub fn submit_transaction(&mut self, tx: Transaction, now_ms: u64) -> Result<Submitted> {
-        check_admission(
-            &self.state,
-            &self.pending,
-            &tx,
-            self.genesis.hash(),
-            self.cfg.nonce_window,
-            true,
-        )?;
+        let signed = tx.verify_signature(self.genesis.hash());
+        self.attach(tx, signed, now_ms)
+    }
+
+    /// [`Validator::submit_transaction`] for a burst of client transactions: their signatures
+    /// are checked with one batch verification, then each is admitted and attached in order.
+    /// One result per transaction.
+    pub fn submit_transactions(
+        &mut self,
+        txs: Vec<Transaction>,
+        now_ms: u64,
+    ) -> Vec<Result<Submitted>> {
+        let signed = Transaction::verify_signatures(&txs, self.genesis.hash());
+        txs.into_iter().zip(signed).map(|(tx, signed)| self.attach(tx, signed, now_ms)).collect()
+    }
+
+    /// Admits and attaches a client's transaction whose signature check gave `signed`.
+    fn attach(&mut self, tx: Transaction, signed: bool, now_ms: u64) -> Result<Submitted> {
+        if !signed {
+            return Err(Error::BadSignature { signer: tx.signer, genesis: self.genesis.hash() });
+        }
+        check_admission(&self.state, &self.pending, &tx, self.cfg.nonce_window)?;
         let tx_hash = tx.hash();
         let mut seed_input = self.cfg.attach_seed.to_vec();
         seed_input.extend_from_slice(&self.attach_counter.to_le_bytes());
@@ -288,14 +302,7 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
     /// unknown, `missing` lists what to fetch.
     pub fn submit_vertex(&mut self, bytes: &[u8], now_ms: u64) -> Result<Submitted> {
         let vertex = PreparedVertex::from_bytes(bytes, self.dag.config().max_vertex_bytes)?;
-        check_admission(
-            &self.state,
-            &self.pending,
-            &vertex.vertex.tx,
-            self.genesis.hash(),
-            self.cfg.nonce_window,
-            false,
-        )?;
+        check_admission(&self.state, &self.pending, &vertex.vertex.tx, self.cfg.nonce_window)?;
         let mut out = vec![Output::Gossip(vertex.vertex.clone())];
         let (tx_hash, vertex_hash, missing) = self.insert_checked(vertex, now_ms, &mut out)?;
         Ok(Submitted { tx_hash, vertex_hash, missing, outputs: out })

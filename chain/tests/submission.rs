@@ -12,6 +12,13 @@ fn network(cfg: ChainConfig) -> Network {
     Network::new(4, 7, cfg, genesis_config(4).unwrap()).unwrap()
 }
 
+/// The default network, the dev key pairs and the genesis hash.
+fn default_network() -> (Network, Vec<Pair>, itc_primitives::Hash) {
+    let net = network(ChainConfig::default());
+    let genesis = net.nodes[0].genesis_hash();
+    (net, dev_pairs().unwrap(), genesis)
+}
+
 #[test]
 fn genesis_header_carries_the_genesis_state_root_and_committee() {
     let net = network(ChainConfig::default());
@@ -30,9 +37,7 @@ fn genesis_header_carries_the_genesis_state_root_and_committee() {
 
 #[test]
 fn bad_inputs_get_clear_errors() {
-    let mut net = network(ChainConfig::default());
-    let pairs = dev_pairs().unwrap();
-    let genesis = net.nodes[0].genesis_hash();
+    let (mut net, pairs, genesis) = default_network();
     let (eve, ferdie) = (&pairs[4], pairs[5].public());
     let node = &mut net.nodes[0];
     for garbage in [&[][..], &[0xff; 3][..], &[7; 200][..]] {
@@ -180,4 +185,28 @@ fn ready_vertex_from_a_light_client_finalises_and_orphans_ask_for_parents() {
         matches!(err, Error::Dag(itc_dag::Error::InsufficientPow { required: 8, .. })),
         "{err}"
     );
+}
+
+/// A burst of client transactions is admitted with one batch verification: a forged one in the
+/// middle is refused on its own, the others are admitted in order, nonces included.
+#[test]
+fn a_burst_with_one_forged_signature_admits_the_others() {
+    let (mut net, pairs, genesis) = default_network();
+    let (eve, ferdie) = (&pairs[4], pairs[5].public());
+    let mut forged = transfer(eve, genesis, 1, ferdie, 2);
+    forged.signature = Signature([1; 64]);
+    let burst = vec![
+        transfer(eve, genesis, 0, ferdie, 1),
+        forged,
+        transfer(eve, genesis, 1, ferdie, 3),
+        transfer(eve, genesis, 1, ferdie, 4),
+    ];
+    let results = net.nodes[0].submit_transactions(burst, 0);
+    assert_eq!(results.len(), 4);
+    assert!(results[0].is_ok());
+    assert!(matches!(results[1], Err(Error::BadSignature { .. })), "{:?}", results[1]);
+    assert!(results[2].is_ok(), "the forged nonce-1 transaction did not take the nonce");
+    assert!(matches!(results[3], Err(Error::NoncePending { nonce: 1, next: 2 })));
+    assert_eq!(net.nodes[0].next_nonce(&eve.public()).unwrap(), 2);
+    assert!(net.nodes[0].submit_transactions(Vec::new(), 0).is_empty());
 }

@@ -3,9 +3,7 @@
 //! A [`PreparedVertex`] hashes the transaction once and caches the vertex hash and encoded size,
 //! so no later step re-encodes or re-hashes it. The checks that need the DAG's state (duplicates,
 //! unknown parents) live in [`crate::Dag`].
-use itc_primitives::{
-    blake2_256, crypto::verify_batch, decode_untrusted, Hash, Signature, Vertex, MAX_PARENTS,
-};
+use itc_primitives::{blake2_256, decode_untrusted, Hash, Transaction, Vertex, MAX_PARENTS};
 use parity_scale_codec::Encode;
 
 use crate::{Difficulty, Error, Result};
@@ -96,26 +94,15 @@ pub fn check_signature(v: &PreparedVertex, genesis: Hash) -> Result<()> {
 /// Verifies the signatures of `vertices` with one deterministic batch verification; if the batch
 /// fails, verifies one by one to tell which are bad. Returns one result per vertex, in order.
 pub fn check_signatures_batch(vertices: &[&PreparedVertex], genesis: Hash) -> Vec<Result<()>> {
-    if vertices.is_empty() {
-        return Vec::new();
-    }
-    let messages: Vec<Vec<u8>> = vertices.iter().map(|v| v.signing_bytes(genesis)).collect();
-    let items: Vec<(&[u8], &Signature, &itc_primitives::AccountId)> = vertices
-        .iter()
-        .zip(&messages)
-        .map(|(v, m)| (m.as_slice(), &v.vertex.tx.signature, &v.vertex.tx.signer))
-        .collect();
-    if verify_batch(&items).is_ok() {
-        return vertices.iter().map(|_| Ok(())).collect();
-    }
+    let valid = Transaction::verify_signatures(vertices.iter().map(|v| &v.vertex.tx), genesis);
     vertices
         .iter()
-        .zip(&items)
-        .map(|(v, (message, signature, signer))| {
-            if signer.verify(message, signature) {
+        .zip(valid)
+        .map(|(v, ok)| {
+            if ok {
                 Ok(())
             } else {
-                Err(Error::BadSignature { hash: v.hash, signer: **signer })
+                Err(Error::BadSignature { hash: v.hash, signer: v.vertex.tx.signer })
             }
         })
         .collect()

@@ -139,6 +139,27 @@ impl Transaction {
         self.signer.verify(&self.payload(genesis).signing_bytes(), &self.signature)
     }
 
+    /// [`Transaction::verify_signature`] for many transactions, with one batch verification
+    /// (about twice as fast per signature); only if the batch fails are they checked one by one,
+    /// to tell which are bad. One answer per transaction, in order.
+    pub fn verify_signatures<'a>(
+        txs: impl IntoIterator<Item = &'a Transaction>,
+        genesis: Hash,
+    ) -> Vec<bool> {
+        let txs: Vec<&Transaction> = txs.into_iter().collect();
+        let messages: Vec<Vec<u8>> =
+            txs.iter().map(|tx| tx.payload(genesis).signing_bytes()).collect();
+        let items: Vec<(&[u8], &Signature, &AccountId)> = txs
+            .iter()
+            .zip(&messages)
+            .map(|(tx, m)| (m.as_slice(), &tx.signature, &tx.signer))
+            .collect();
+        if items.is_empty() || crate::crypto::verify_batch(&items).is_ok() {
+            return alloc::vec![true; items.len()];
+        }
+        items.iter().map(|(message, signature, signer)| signer.verify(message, signature)).collect()
+    }
+
     /// The transaction hash: blake2b-256 of its full SCALE encoding (signature included).
     pub fn hash(&self) -> Hash {
         hash_of(self)

@@ -280,11 +280,8 @@ impl Driver {
         self.shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Runs `f` on the validator.
-    fn call<R>(
-        &mut self,
-        f: impl FnOnce(&mut NodeValidator, u64) -> itc_chain::Result<R>,
-    ) -> itc_chain::Result<R> {
+    /// Runs `f` on the validator, timed for `itc_node::timing`.
+    fn call<R>(&mut self, f: impl FnOnce(&mut NodeValidator, u64) -> R) -> R {
         let started = Instant::now();
         let mut shared = self.lock();
         let result = f(&mut shared.v, now_ms());
@@ -351,28 +348,62 @@ impl Driver {
         Ok(())
     }
 
-    /// Takes `first` and whatever other commands are queued (up to a bound), so that the
-    /// vertices a burst of submissions attaches leave in one gossip message.
+    /// Takes `first` and whatever other commands are queued (up to a bound): the transactions
+    /// among them are admitted with one batched signature verification, and the vertices the
+    /// burst attaches leave in one gossip message.
     fn on_commands(&mut self, first: Command) -> itc_chain::Result<Vec<Output>> {
-        let mut outputs = self.on_command(first)?;
-        for _ in 1..MAX_BURST {
+        let mut commands = vec![first];
+        while commands.len() < MAX_BURST {
             match self.commands.try_recv() {
-                Ok(command) => outputs.extend(self.on_command(command)?),
+                Ok(command) => commands.push(command),
                 Err(_) => break,
             }
         }
+        let mut outputs = Vec::new();
+        let mut txs = Vec::new();
+        for command in commands {
+            match command {
+                Command::SubmitTransaction(tx, reply) => txs.push((tx, reply)),
+                other => {
+                    outputs.extend(self.submit_transactions(std::mem::take(&mut txs)));
+                    outputs.extend(self.on_command(other)?);
+                }
+            }
+        }
+        outputs.extend(self.submit_transactions(txs));
         Ok(outputs)
+    }
+
+    /// Admits clients' transactions in one batch and answers each.
+    fn submit_transactions(
+        &mut self,
+        txs: Vec<(Transaction, oneshot::Sender<itc_chain::Result<Hash>>)>,
+    ) -> Vec<Output> {
+        if txs.is_empty() {
+            return Vec::new();
+        }
+        let (txs, replies): (Vec<Transaction>, Vec<_>) = txs.into_iter().unzip();
+        let results = self.call(|v, now| v.submit_transactions(txs, now));
+        let mut outputs = Vec::new();
+        for (result, reply) in results.into_iter().zip(replies) {
+            match result {
+                Ok(Submitted { tx_hash, outputs: out, .. }) => {
+                    self.submitted.insert(tx_hash, Instant::now());
+                    outputs.extend(out);
+                    let _ = reply.send(Ok(tx_hash));
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                }
+            }
+        }
+        outputs
     }
 
     fn on_command(&mut self, command: Command) -> itc_chain::Result<Vec<Output>> {
         let (result, reply) = match command {
             Command::SubmitTransaction(tx, reply) => {
-                let hash = tx.hash();
-                let result = self.call(|v, now| v.submit_transaction(tx, now));
-                if result.is_ok() {
-                    self.submitted.insert(hash, Instant::now());
-                }
-                (result, reply)
+                return Ok(self.submit_transactions(vec![(tx, reply)]));
             }
             Command::SubmitVertex(bytes, reply) => {
                 let result = self.call(|v, now| v.submit_vertex(&bytes, now));
