@@ -480,7 +480,8 @@ impl Driver {
         if !batch.is_empty() {
             let (results, out) = self.call(|v, now| v.receive_vertices(&batch, now))?;
             for (id, source, range) in messages {
-                let new = results[range].iter().filter(|r| r.is_ok()).count();
+                let new =
+                    results.get(range).unwrap_or_default().iter().filter(|r| r.is_ok()).count();
                 // A message is forwarded when it brought something new and valid; one whose
                 // vertices this node already had is not harmful, only late.
                 let verdict = if new > 0 { Validation::Accept } else { Validation::Ignore };
