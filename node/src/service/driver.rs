@@ -352,13 +352,7 @@ impl Driver {
     /// among them are admitted with one batched signature verification, and the vertices the
     /// burst attaches leave in one gossip message.
     fn on_commands(&mut self, first: Command) -> itc_chain::Result<Vec<Output>> {
-        let mut commands = vec![first];
-        while commands.len() < MAX_BURST {
-            match self.commands.try_recv() {
-                Ok(command) => commands.push(command),
-                Err(_) => break,
-            }
-        }
+        let commands = burst(first, &mut self.commands);
         let mut outputs = Vec::new();
         let mut txs = Vec::new();
         for command in commands {
@@ -441,13 +435,7 @@ impl Driver {
     /// vertices are admitted as one batch (one batched signature verification), then the other
     /// events in order.
     fn on_network_burst(&mut self, first: network::Event) -> itc_chain::Result<Vec<Output>> {
-        let mut events = vec![first];
-        while events.len() < MAX_BURST {
-            match self.events.try_recv() {
-                Ok(event) => events.push(event),
-                Err(_) => break,
-            }
-        }
+        let events = burst(first, &mut self.events);
         // Gossip messages of vertices, each with the range of `batch` its vertices occupy.
         let mut messages = Vec::new();
         let mut batch: Vec<Vec<u8>> = Vec::new();
@@ -884,6 +872,18 @@ impl Driver {
         }
         Ok(())
     }
+}
+
+/// `first` and whatever else `queue` holds already, up to [`MAX_BURST`] in all.
+fn burst<T>(first: T, queue: &mut mpsc::Receiver<T>) -> Vec<T> {
+    let mut items = vec![first];
+    while items.len() < MAX_BURST {
+        match queue.try_recv() {
+            Ok(item) => items.push(item),
+            Err(_) => break,
+        }
+    }
+    items
 }
 
 fn shared_height(shared: &Mutex<Shared>) -> u64 {
