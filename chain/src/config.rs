@@ -28,6 +28,10 @@ pub struct ChainConfig {
     pub max_clock_drift_ms: u64,
     /// Seed of tip selection for attachments (mixed with a counter): same seed, same DAG.
     pub attach_seed: [u8; 32],
+    /// Finalised milestones kept in memory with their receipts, for [`crate::Validator::milestone`],
+    /// [`crate::Validator::tx_status`] and state transfer; older ones are only in the node's
+    /// store. Bounds the validator's memory, and what [`crate::Validator::restore`] reloads.
+    pub retain_milestones: u64,
 }
 
 impl Default for ChainConfig {
@@ -43,6 +47,7 @@ impl Default for ChainConfig {
             max_pow_attempts: 1 << 28,
             max_clock_drift_ms: 30_000,
             attach_seed: [0; 32],
+            retain_milestones: 512,
         }
     }
 }
@@ -66,6 +71,9 @@ impl ChainConfig {
                 self.parents_per_vertex,
                 itc_primitives::MAX_PARENTS
             )));
+        }
+        if self.retain_milestones == 0 {
+            return Err(Error::Config("retain_milestones is 0; use at least 1".into()));
         }
         if self.nonce_window == 0 {
             return Err(Error::Config("nonce_window is 0; use at least 1".into()));

@@ -94,9 +94,14 @@
 //! - Speculative execution clones the state backend (`B: Clone`); cheap for
 //!   [`itc_runtime::MemoryBackend`] with bounded history; the node's database backend clones a
 //!   handle plus an overlay of the writes not yet flushed ([`Validator::state_mut`]).
-//! - Finalised milestones, receipts and the tx index are kept in memory; the node persists them
-//!   from [`Output::Finalized`] and hands them back to [`Validator::restore`] after a restart
-//!   (with the DAG store, the state and the replica's persist log, [`Persisted`]).
+//! - Only the last [`ChainConfig::retain_milestones`] finalised milestones, their receipts and
+//!   their tx index entries are kept in memory; the node persists every milestone from
+//!   [`Output::Finalized`] and answers older queries from its store. After a restart it hands
+//!   [`Validator::restore`] that window alone (with the DAG store, the state, the committees and
+//!   the replica's persist log, [`Persisted`]); the replica resumes after the window's base in
+//!   its epoch (`Pbft::restore_after`), so a restart costs the window, not the chain.
+//! - A vertex replaying a transaction finalised before the window enters the pending pool; it
+//!   leaves it when a milestone confirms it (executed as invalid: its nonce is spent).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod config;

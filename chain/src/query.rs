@@ -104,33 +104,37 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
         Ok(TxStatus::Unknown)
     }
 
-    /// Finalised milestone `number` (1 and up), with its certificate and receipts.
+    /// Finalised milestone `number`, with its certificate and receipts, if it is one of the
+    /// last [`crate::ChainConfig::retain_milestones`] (older ones are in the node's store).
     pub fn milestone(&self, number: MilestoneNumber) -> Option<&Finalized> {
-        let index = usize::try_from(number.checked_sub(1)?).ok()?;
-        self.milestones.get(index)
+        let index = number.checked_sub(self.window_base.number + 1)?;
+        self.milestones.get(usize::try_from(index).ok()?)
     }
 
-    /// Finalised milestone by header hash.
+    /// Finalised milestone by header hash (within the retained window).
     pub fn milestone_by_hash(&self, hash: &Hash) -> Option<&Finalized> {
         self.by_hash.get(hash).and_then(|n| self.milestone(*n))
     }
 
     /// The latest finalised milestone, `None` at genesis.
     pub fn latest_finalized(&self) -> Option<&Finalized> {
-        self.milestones.last()
+        self.milestones.back()
     }
 
     /// Up to `max` certified milestones from `from` on, to serve a laggard beyond what the
-    /// replica keeps in memory.
+    /// replica keeps in memory; empty if `from` is older than the retained window (the node's
+    /// store serves those).
     pub fn certified_range(
         &self,
         from: MilestoneNumber,
         max: usize,
     ) -> Vec<(MilestoneHeader, FinalityCertificate)> {
-        let start = usize::try_from(from.saturating_sub(1)).unwrap_or(usize::MAX);
+        let Some(start) = from.max(1).checked_sub(self.window_base.number + 1) else {
+            return Vec::new();
+        };
         self.milestones
             .iter()
-            .skip(start)
+            .skip(usize::try_from(start).unwrap_or(usize::MAX))
             .take(max)
             .map(|m| (m.header.clone(), m.certificate.clone()))
             .collect()

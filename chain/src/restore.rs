@@ -1,10 +1,10 @@
 //! Reopening a validator from what the node persisted: the state backend (at the latest
 //! finalised version), the DAG store, the finalised milestones and the replica's persist log.
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 
 use itc_consensus::{Pbft, PersistRecord};
 use itc_dag::{Dag, DagConfig, DagStore};
-use itc_primitives::Pair;
+use itc_primitives::{Committee, Hash, MilestoneHeader, MilestoneNumber, Pair};
 use itc_runtime::{GenesisConfig, MemoryBackend, StateBackend};
 
 use crate::{
@@ -17,8 +17,16 @@ pub struct Persisted<S, B> {
     pub store: S,
     /// The state backend, committed up to the latest finalised milestone (version = its number).
     pub state: B,
-    /// Every finalised milestone from 1 on, in order, with its order and receipts.
+    /// The milestone before the first of `milestones` (`None`: genesis). It must not precede
+    /// the base of the latest epoch, nor the log's latest stable checkpoint of that epoch
+    /// (`itc_consensus::compact::resume_point` gives the earliest such point that keeps
+    /// [`crate::ChainConfig::retain_milestones`]).
+    pub resumed: Option<MilestoneHeader>,
+    /// The finalised milestones after `resumed`, in order, with their order and receipts.
     pub milestones: Vec<Finalized>,
+    /// Every committee after the genesis one, with the milestone (number, hash) whose
+    /// `next_committee` introduced it.
+    pub committees: Vec<(MilestoneNumber, Hash, Committee)>,
     /// The replica's [`crate::Output::Persist`] records, in the order they were made durable.
     pub records: Vec<PersistRecord>,
 }
@@ -26,11 +34,13 @@ pub struct Persisted<S, B> {
 impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
     /// Reopens a validator after a restart (or a crash) from what the node persisted.
     ///
-    /// Checks that the milestones chain up from this genesis and that the state is at the last
-    /// one's version with its state root. The replica replays the finalised milestones first
-    /// (so it knows what is delivered even where its own log was not synced), then its log; a
+    /// Checks that the milestones chain up from `resumed` (their certificates against their
+    /// epoch's committee) and that the state is at the last one's version with its state root.
+    /// The replica resumes after `resumed` in its epoch, replays the finalised milestones (so it
+    /// knows what is delivered even where its own log was not synced), then its log; a
     /// milestone the log shows committed but the store does not hold yet is applied on the next
-    /// event. Unconfirmed DAG vertices return to the pending pool. Call [`Validator::start`] next.
+    /// event. Unconfirmed DAG vertices return to the pending pool. Restarting costs the
+    /// retained window, not the length of the chain. Call [`Validator::start`] next.
     pub fn restore(
         cfg: ChainConfig,
         pair: Pair,
@@ -39,15 +49,20 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
         persisted: Persisted<S, B>,
     ) -> Result<Self> {
         cfg.validate()?;
-        let Persisted { store, state, milestones, records } = persisted;
+        let Persisted { store, state, resumed, milestones, committees: later, records } = persisted;
         let genesis =
             genesis::build(&mut MemoryBackend::new(), genesis_config, genesis_timestamp_ms)?;
         let mut committees = BTreeMap::new();
         committees.insert(genesis.committee.epoch, genesis.committee.clone());
-        let mut by_hash = HashMap::new();
-        let mut tx_index = HashMap::new();
-        let mut parent = genesis.header.clone();
-        let mut confirmed_vertices = 0u64;
+        // epoch -> the milestone (number, hash) its committee took over after.
+        let mut bases = BTreeMap::new();
+        bases.insert(genesis.committee.epoch, (genesis.header.number, genesis.hash()));
+        for (number, hash, committee) in later {
+            bases.insert(committee.epoch, (number, hash));
+            committees.insert(committee.epoch, committee);
+        }
+        let resumed = resumed.unwrap_or_else(|| genesis.header.clone());
+        let mut parent = resumed.clone();
         for m in &milestones {
             let number = m.header.number;
             if number != parent.number + 1 || m.header.parent != parent.hash() {
@@ -66,13 +81,9 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
                 .verify(&m.header, committee)
                 .map_err(|e| Error::Certificate { number, reason: e.to_string() })?;
             if let Some(next) = &m.header.next_committee {
+                bases.insert(next.epoch, (number, m.header.hash()));
                 committees.insert(next.epoch, next.clone());
             }
-            by_hash.insert(m.header.hash(), number);
-            for (position, receipt) in m.receipts.iter().enumerate() {
-                tx_index.insert(receipt.tx_hash, (number, position as u32));
-            }
-            confirmed_vertices += m.order.len() as u64;
             parent = m.header.clone();
         }
         let last = parent;
@@ -92,6 +103,19 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
             }
         }
 
+        // The replica's epoch: the one the last header hands over to, or its own.
+        let epoch = last.next_committee.as_ref().map_or(last.epoch, |c| c.epoch);
+        let (Some(committee), Some(&(base_number, base_hash))) =
+            (committees.get(&epoch), bases.get(&epoch))
+        else {
+            return Err(Error::Restore(format!(
+                "milestone {} leaves the chain in epoch {epoch}, whose committee is not stored",
+                last.number
+            )));
+        };
+        let epoch_start =
+            itc_consensus::Genesis { committee: committee.clone(), base_number, base_hash };
+
         let dag = Dag::restore(DagConfig::new(genesis.hash()), store, &[], &last.tips)?;
         // Stored milestones first: they are certified and may be missing from an unsynced log.
         let mut replay: Vec<PersistRecord> = milestones
@@ -110,32 +134,31 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
             }
         }
         replay.extend(records);
-        let pbft = Pbft::restore(
+        let pbft = Pbft::restore_after(
             cfg.consensus.clone(),
             pair.clone(),
-            itc_consensus::Genesis::after(&genesis.header, genesis.committee.clone()),
+            epoch_start,
+            (resumed.number, resumed.hash()),
             replay,
         )?;
         let mut validator =
             Validator::from_parts(cfg, &pair, genesis, dag, state, pbft, committees)?;
+        let mut signers = HashSet::new();
+        validator.window_base = resumed;
+        for m in milestones {
+            signers.extend(m.receipts.iter().map(|r| r.signer));
+            validator.retain(m);
+        }
+        validator.to_apply = to_apply;
         let unconfirmed = validator.dag.past_cone_order(&validator.dag.tips())?;
         for hash in unconfirmed {
             let vertex = load(&validator.dag, &hash)?;
             let tx_hash = vertex.tx.hash();
-            if !tx_index.contains_key(&tx_hash) {
+            if !validator.tx_index.contains_key(&tx_hash) {
                 let fee = fee_of(&validator.params, &vertex.tx);
                 validator.pending.insert(hash, tx_hash, &vertex.tx, fee);
             }
         }
-        let mut signers = HashSet::new();
-        for m in &milestones {
-            signers.extend(m.receipts.iter().map(|r| r.signer));
-        }
-        validator.milestones = milestones;
-        validator.by_hash = by_hash;
-        validator.tx_index = tx_index;
-        validator.to_apply = to_apply;
-        validator.confirmed_vertices = confirmed_vertices;
         for signer in signers {
             let nonce = validator.account(&signer)?.nonce;
             validator.pending.prune_below(&signer, nonce);

@@ -129,10 +129,14 @@ pub struct Validator<S: DagStore, B: StateBackend + Clone> {
     pub(crate) params: Parameters,
     pub(crate) committees: BTreeMap<u64, Committee>,
     pub(crate) pending: Pending,
-    /// Finalised milestones 1..; index `n - 1` holds milestone `n`.
-    pub(crate) milestones: Vec<Finalized>,
+    /// The milestone before the first of `milestones` (genesis until the window moves).
+    pub(crate) window_base: MilestoneHeader,
+    /// The last `cfg.retain_milestones` finalised milestones (fewer after a restore): index `i`
+    /// holds milestone `window_base.number + 1 + i`.
+    pub(crate) milestones: VecDeque<Finalized>,
+    /// Header hash -> number, for the milestones of the window.
     pub(crate) by_hash: HashMap<Hash, MilestoneNumber>,
-    /// tx hash -> (milestone, position).
+    /// tx hash -> (milestone, position), for the milestones of the window.
     pub(crate) tx_index: HashMap<Hash, (MilestoneNumber, u32)>,
     pub(crate) proposal: Option<ProposalRequest>,
     pub(crate) to_validate: BTreeMap<Hash, MilestoneHeader>,
@@ -183,6 +187,7 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
         Ok(Validator {
             cfg,
             me: pair.public(),
+            window_base: genesis.header.clone(),
             genesis,
             dag,
             state,
@@ -190,7 +195,7 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
             params,
             committees,
             pending: Pending::default(),
-            milestones: Vec::new(),
+            milestones: VecDeque::new(),
             by_hash: HashMap::new(),
             tx_index: HashMap::new(),
             proposal: None,
@@ -468,19 +473,43 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
         }
     }
 
-    /// Vertices confirmed by the milestones applied here.
+    /// Vertices confirmed by the milestones this validator applied since it was created or
+    /// restored.
     pub fn confirmed_vertices(&self) -> u64 {
         self.confirmed_vertices
     }
 
     /// The latest applied milestone number (0 = genesis).
     pub fn finalized_number(&self) -> MilestoneNumber {
-        self.milestones.len() as MilestoneNumber
+        self.window_base.number + self.milestones.len() as MilestoneNumber
     }
 
     /// The latest applied header (genesis before the first milestone).
     pub fn last_header(&self) -> &MilestoneHeader {
-        self.milestones.last().map_or(&self.genesis.header, |m| &m.header)
+        self.milestones.back().map_or(&self.window_base, |m| &m.header)
+    }
+
+    /// Adds a finalised milestone to the window and drops the oldest beyond
+    /// `cfg.retain_milestones`, with their index entries.
+    pub(crate) fn retain(&mut self, finalized: Finalized) {
+        let number = finalized.header.number;
+        self.by_hash.insert(finalized.header.hash(), number);
+        for (position, receipt) in finalized.receipts.iter().enumerate() {
+            self.tx_index.insert(receipt.tx_hash, (number, position as u32));
+        }
+        self.milestones.push_back(finalized);
+        while self.milestones.len() as u64 > self.cfg.retain_milestones {
+            let Some(old) = self.milestones.pop_front() else { break };
+            let number = old.header.number;
+            self.by_hash.remove(&old.header.hash());
+            for receipt in &old.receipts {
+                // A later milestone may hold the same transaction again (a replay, invalid).
+                if self.tx_index.get(&receipt.tx_hash).is_some_and(|(n, _)| *n == number) {
+                    self.tx_index.remove(&receipt.tx_hash);
+                }
+            }
+            self.window_base = old.header;
+        }
     }
 
     /// Applies what committed, then answers one validation or proposal request.
@@ -678,10 +707,7 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
         for hash in &exec.order {
             self.pending.remove(hash);
         }
-        for (position, receipt) in exec.outcome.receipts.iter().enumerate() {
-            self.tx_index.insert(receipt.tx_hash, (number, position as u32));
-            signers.insert(receipt.signer);
-        }
+        signers.extend(exec.outcome.receipts.iter().map(|r| r.signer));
         for signer in signers {
             let nonce = self.account(&signer)?.nonce;
             self.pending.prune_below(&signer, nonce);
@@ -691,9 +717,8 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
         }
         let finalized =
             Finalized { header, certificate, order: exec.order, receipts: exec.outcome.receipts };
-        self.by_hash.insert(digest, number);
         out.push(Output::Finalized(Box::new(finalized.clone())));
-        self.milestones.push(finalized);
+        self.retain(finalized);
         Ok(true)
     }
 }

@@ -1,12 +1,13 @@
 //! Restart: a validator reopened from its DAG store, state, finalised milestones and persist
-//! log carries on where it stopped.
+//! log carries on where it stopped, whether it is handed the whole chain or only the window of
+//! milestones it keeps in memory.
 use std::collections::BTreeMap;
 
 use itc_chain::{
     sim::{genesis_config, transfer},
-    ChainConfig, Error, Event, Output, Persisted, TxStatus, Validator,
+    ChainConfig, Error, Event, Finalized, Output, Persisted, TxStatus, Validator,
 };
-use itc_consensus::{PersistRecord, TimerId};
+use itc_consensus::{compact::resume_point, PersistRecord, TimerId};
 use itc_dag::MemoryStore;
 use itc_primitives::UNITS_PER_ITC;
 use itc_runtime::{genesis::dev_pairs, GenesisConfig, MemoryBackend};
@@ -21,6 +22,30 @@ struct Driver {
     timers: BTreeMap<(u64, u64), TimerId>,
     next_timer: u64,
     records: Vec<PersistRecord>,
+    /// Every finalised milestone, as the node's store keeps them.
+    finalized: Vec<Finalized>,
+}
+
+impl Driver {
+    fn new(v: V) -> Self {
+        Driver {
+            v,
+            now_ms: 0,
+            timers: BTreeMap::new(),
+            next_timer: 0,
+            records: Vec::new(),
+            finalized: Vec::new(),
+        }
+    }
+
+    /// A new lone validator with `pair`'s key, started.
+    fn started(cfg: ChainConfig, pair: &itc_primitives::Pair) -> Self {
+        let v = V::new(cfg, pair.clone(), &genesis(), 0, MemoryStore::new(), MemoryBackend::new());
+        let mut d = Driver::new(v.unwrap());
+        let out = d.v.start(0).unwrap();
+        d.absorb(out);
+        d
+    }
 }
 
 impl Driver {
@@ -34,6 +59,7 @@ impl Driver {
                         self.records.push(record);
                         more.extend(self.v.handle(Event::Persisted(id), self.now_ms).unwrap());
                     }
+                    Output::Finalized(f) => self.finalized.push(*f),
                     Output::ScheduleTimeout { id, after_ms } => {
                         self.next_timer += 1;
                         self.timers.insert((self.now_ms + after_ms, self.next_timer), id);
@@ -66,15 +92,24 @@ impl Driver {
     }
 }
 
-fn persisted(d: &Driver) -> Persisted<MemoryStore, MemoryBackend> {
+/// What the node would hand over: the milestones after the resume point that keeps `keep`.
+fn persisted_keeping(d: &Driver, keep: u64) -> Persisted<MemoryStore, MemoryBackend> {
+    let height = d.v.finalized_number();
+    let resumed = resume_point(&d.records, height, d.v.consensus().epoch(), 0, keep);
+    let at = resumed as usize;
     Persisted {
         store: d.v.dag().store().clone(),
         state: d.v.state().clone(),
-        milestones: (1..=d.v.finalized_number())
-            .map(|n| d.v.milestone(n).unwrap().clone())
-            .collect(),
+        resumed: at.checked_sub(1).map(|i| d.finalized[i].header.clone()),
+        milestones: d.finalized[at..].to_vec(),
+        committees: Vec::new(),
         records: d.records.clone(),
     }
+}
+
+/// The whole chain.
+fn persisted(d: &Driver) -> Persisted<MemoryStore, MemoryBackend> {
+    persisted_keeping(d, u64::MAX)
 }
 
 fn genesis() -> GenesisConfig {
@@ -85,14 +120,7 @@ fn genesis() -> GenesisConfig {
 fn a_restored_validator_keeps_its_chain_pending_pool_and_goes_on_finalising() {
     let pairs = dev_pairs().unwrap();
     let (alice, bob) = (&pairs[0], pairs[1].public());
-    let v = V::new(ChainConfig::default(), alice.clone(), &genesis(), 0, MemoryStore::new(), {
-        MemoryBackend::new()
-    })
-    .unwrap();
-    let mut d =
-        Driver { v, now_ms: 0, timers: BTreeMap::new(), next_timer: 0, records: Vec::new() };
-    let out = d.v.start(0).unwrap();
-    d.absorb(out);
+    let mut d = Driver::started(ChainConfig::default(), alice);
     let g = d.v.genesis_hash();
     let first = transfer(alice, g, 0, bob, 5 * UNITS_PER_ITC);
     let out = d.v.submit_transaction(first.clone(), d.now_ms).unwrap().outputs;
@@ -104,13 +132,11 @@ fn a_restored_validator_keeps_its_chain_pending_pool_and_goes_on_finalising() {
     let height = d.v.finalized_number();
     let bob_before = d.v.account(&bob).unwrap();
 
-    let mut r = Driver {
-        v: V::restore(ChainConfig::default(), alice.clone(), &genesis(), 0, persisted(&d)).unwrap(),
-        now_ms: d.now_ms,
-        timers: BTreeMap::new(),
-        next_timer: 0,
-        records: d.records.clone(),
-    };
+    let mut r = Driver::new(
+        V::restore(ChainConfig::default(), alice.clone(), &genesis(), 0, persisted(&d)).unwrap(),
+    );
+    r.now_ms = d.now_ms;
+    r.records = d.records.clone();
     assert_eq!(r.v.finalized_number(), height);
     assert_eq!(r.v.latest_finalized(), d.v.latest_finalized());
     assert_eq!(r.v.account(&bob).unwrap(), bob_before);
@@ -129,14 +155,7 @@ fn a_restored_validator_keeps_its_chain_pending_pool_and_goes_on_finalising() {
 fn restore_refuses_a_state_that_does_not_match_the_milestones() {
     let pairs = dev_pairs().unwrap();
     let alice = &pairs[0];
-    let v = V::new(ChainConfig::default(), alice.clone(), &genesis(), 0, MemoryStore::new(), {
-        MemoryBackend::new()
-    })
-    .unwrap();
-    let mut d =
-        Driver { v, now_ms: 0, timers: BTreeMap::new(), next_timer: 0, records: Vec::new() };
-    let out = d.v.start(0).unwrap();
-    d.absorb(out);
+    let mut d = Driver::started(ChainConfig::default(), alice);
     d.run_to(2);
     let mut p = persisted(&d);
     p.milestones.pop();
@@ -153,4 +172,70 @@ fn restore_refuses_a_state_that_does_not_match_the_milestones() {
         .err()
         .expect("milestones of another chain are refused");
     assert!(matches!(err, Error::Restore(_)), "{err}");
+}
+
+#[test]
+fn a_validator_keeps_a_window_of_milestones_and_restores_from_that_window_alone() {
+    let pairs = dev_pairs().unwrap();
+    let (alice, bob) = (&pairs[0], pairs[1].public());
+    let cfg = ChainConfig { retain_milestones: 4, ..ChainConfig::default() };
+    let interval = cfg.consensus.checkpoint_interval;
+    let mut d = Driver::started(cfg.clone(), alice);
+    let g = d.v.genesis_hash();
+    let old = transfer(alice, g, 0, bob, UNITS_PER_ITC);
+    let out = d.v.submit_transaction(old.clone(), d.now_ms).unwrap().outputs;
+    d.absorb(out);
+    // Past two checkpoints, so that the log holds a stable one well after genesis.
+    d.run_to(2 * interval + 3);
+    let recent = transfer(alice, g, 1, bob, 2 * UNITS_PER_ITC);
+    let out = d.v.submit_transaction(recent.clone(), d.now_ms).unwrap().outputs;
+    d.absorb(out);
+    let height = d.v.finalized_number() + 1;
+    d.run_to(height);
+
+    // Memory holds the last four milestones only; the first transfer left with its milestone.
+    assert!(d.v.milestone(height - 4).is_none());
+    assert!(d.v.milestone(height - 3).is_some());
+    assert_eq!(d.v.latest_finalized().map(|m| m.header.number), Some(height));
+    assert_eq!(d.v.tx_status(&old.hash()).unwrap(), TxStatus::Unknown);
+    assert!(matches!(d.v.tx_status(&recent.hash()).unwrap(), TxStatus::Finalized { .. }));
+
+    // Restored from the window (back to the log's stable checkpoint at most), not the chain.
+    let p = persisted_keeping(&d, 4);
+    let first = p.milestones.first().map(|m| m.header.number);
+    assert!(first.is_some_and(|n| n > interval), "resumed too early: {first:?}");
+    let mut r = Driver::new(V::restore(cfg, alice.clone(), &genesis(), 0, p).unwrap());
+    r.now_ms = d.now_ms;
+    r.records = d.records.clone();
+    r.finalized = d.finalized.clone();
+    assert_eq!(r.v.finalized_number(), height);
+    assert_eq!(r.v.last_header(), d.v.last_header());
+    assert!(matches!(r.v.tx_status(&recent.hash()).unwrap(), TxStatus::Finalized { .. }));
+    assert_eq!(r.v.next_nonce(&alice.public()).unwrap(), 2);
+    let out = r.v.start(r.now_ms).unwrap();
+    r.absorb(out);
+    // Past the next checkpoint, then a transfer finalised within the window.
+    r.run_to(height + interval);
+    let third = transfer(alice, g, 2, bob, 3 * UNITS_PER_ITC);
+    let out = r.v.submit_transaction(third.clone(), r.now_ms).unwrap().outputs;
+    r.absorb(out);
+    let next = r.v.finalized_number() + 1;
+    r.run_to(next);
+    assert!(matches!(r.v.tx_status(&third.hash()).unwrap(), TxStatus::Finalized { .. }));
+    assert_eq!(r.v.consensus().epoch(), d.v.consensus().epoch());
+}
+
+#[test]
+fn restore_refuses_a_window_that_does_not_follow_its_resume_point() {
+    let pairs = dev_pairs().unwrap();
+    let alice = &pairs[0];
+    let mut d = Driver::started(ChainConfig::default(), alice);
+    d.run_to(6);
+    let mut p = persisted(&d);
+    // Milestone 2 handed over as if it came right after genesis.
+    p.milestones.remove(0);
+    let err = V::restore(ChainConfig::default(), alice.clone(), &genesis(), 0, p)
+        .err()
+        .expect("a gap in the window is refused");
+    assert!(err.to_string().contains("does not follow milestone 0"), "{err}");
 }

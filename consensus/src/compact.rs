@@ -31,10 +31,7 @@ pub fn compact(records: Vec<PersistRecord>, committed: SeqNo, epoch: u64) -> Vec
     let last_stable = records
         .iter()
         .rposition(|r| matches!(r, PersistRecord::Stable { epoch: e, .. } if *e == epoch));
-    let stable_seq = match last_stable.map(|i| &records[i]) {
-        Some(PersistRecord::Stable { proof, .. }) => proof.checkpoint.seq,
-        _ => 0,
-    };
+    let stable_seq = stable_seq(&records, epoch).unwrap_or(0);
     let mut last_vote_of_view: HashMap<View, usize> = HashMap::new();
     for (i, record) in records.iter().enumerate() {
         if let PersistRecord::Sent(msg) = record {
@@ -60,6 +57,31 @@ pub fn compact(records: Vec<PersistRecord>, committed: SeqNo, epoch: u64) -> Vec
         },
     };
     records.into_iter().enumerate().filter(|(i, r)| keep(*i, r)).map(|(_, r)| r).collect()
+}
+
+/// The seq of the latest [`PersistRecord::Stable`] of `epoch` in `records`, if any.
+pub fn stable_seq(records: &[PersistRecord], epoch: u64) -> Option<SeqNo> {
+    records.iter().rev().find_map(|r| match r {
+        PersistRecord::Stable { epoch: e, proof } if *e == epoch => Some(proof.checkpoint.seq),
+        _ => None,
+    })
+}
+
+/// Where [`Pbft::restore_after`](crate::Pbft::restore_after) may resume a replica that is in
+/// `epoch` (based at milestone `epoch_base`), has the milestones `1..=committed` in its store
+/// and `records` in its log, so that the last `keep` milestones (at least) are replayed: the
+/// earliest of `committed - keep` and the log's latest stable checkpoint of the epoch, never
+/// before the epoch base. Resuming there rebuilds the replica that replaying the whole chain
+/// would.
+pub fn resume_point(
+    records: &[PersistRecord],
+    committed: SeqNo,
+    epoch: u64,
+    epoch_base: SeqNo,
+    keep: u64,
+) -> SeqNo {
+    let stable = stable_seq(records, epoch).unwrap_or(epoch_base);
+    committed.saturating_sub(keep).min(stable).max(epoch_base)
 }
 
 /// The view and sequence number of a pre-prepare, prepare or commit.

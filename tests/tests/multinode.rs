@@ -7,10 +7,20 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
 
+/// Validators that keep only the last 4 milestones in memory (and in their replica's history),
+/// with a checkpoint every 2 and idle milestones every 20 ms: a restart then resumes from that
+/// window instead of replaying the chain from genesis.
+fn small_windows(cfg: &mut ServiceConfig) {
+    cfg.chain.retain_milestones = 4;
+    cfg.chain.consensus.retain_certified = 4;
+    cfg.chain.consensus.checkpoint_interval = 2;
+    cfg.chain.idle_propose_ms = 20;
+}
+
 #[test]
 fn four_validators_finalise_survive_a_crash_catch_up_and_replace_a_dead_primary() {
     runtime().block_on(async {
-        let mut net = LocalNet::start(4).await.unwrap();
+        let mut net = LocalNet::start_with(4, small_windows).await.unwrap();
         net.wait_height(&[0, 1, 2, 3], 1).await.unwrap();
         let genesis = net.node(0).genesis_hash;
         let (eve, ferdie) = (dev("Eve"), dev("Ferdie").public());
@@ -42,6 +52,7 @@ fn four_validators_finalise_survive_a_crash_catch_up_and_replace_a_dead_primary(
         }
 
         // Node 3 (a backup) crashes: the other three keep finalising.
+        net.wait_height(&[3], top + 8).await.unwrap();
         net.stop_node(3).await.unwrap();
         let h = rpc1.transfer(genesis, &eve, 10, ferdie, 5).await.unwrap();
         let m = rpc1.wait_final(net.node(1), &[h]).await.unwrap()[0];
@@ -55,6 +66,9 @@ fn four_validators_finalise_survive_a_crash_catch_up_and_replace_a_dead_primary(
         assert_eq!(net.node(3).state_root(target), net.node(1).state_root(target));
         let rpc3 = Rpc::to(net.node(3)).unwrap();
         assert_eq!(rpc3.wait_final(net.node(3), &[h]).await.unwrap(), vec![m]);
+        // Once its window has moved past them, the first transfers come from its store.
+        net.wait_height(&[3], top + 5).await.unwrap();
+        assert_eq!(rpc3.wait_final(net.node(3), &hashes).await.unwrap(), at);
 
         // The primary of the current view dies: a view change installs another and finality goes on.
         let view = net.node(1).view();

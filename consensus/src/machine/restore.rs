@@ -4,10 +4,10 @@
 //! never signs a conflicting one), its prepared certificates (so view changes carry them), the
 //! milestones it committed and its stable checkpoint. Records are replayed in the order they were
 //! persisted; milestones committed by others while the replica was down come by state transfer.
-use itc_primitives::Pair;
+use itc_primitives::{Hash, Pair};
 
 use super::{Pbft, Status, KIND_CHECKPOINT, KIND_COMMIT, KIND_PREPARE, KIND_PRE_PREPARE};
-use crate::{io::PersistRecord, message::Body, Config, Error, Genesis, Result};
+use crate::{io::PersistRecord, message::Body, Config, Error, Genesis, Result, SeqNo};
 
 impl Pbft {
     /// Rebuilds a replica from its persisted records (oldest first). Call [`Pbft::start`] next:
@@ -19,6 +19,47 @@ impl Pbft {
         records: impl IntoIterator<Item = PersistRecord>,
     ) -> Result<Self> {
         let mut p = Pbft::new(cfg, pair, genesis)?;
+        p.replay_all(records)?;
+        Ok(p)
+    }
+
+    /// [`Pbft::restore`] without replaying the whole chain: `epoch` is the base of the epoch the
+    /// replica was in (with that epoch's committee), `resumed` the last milestone it delivered
+    /// before the first of `records` (`epoch.base_number ≤ resumed.0`). The records are then the
+    /// committed milestones after `resumed` and the persist log, as for [`Pbft::restore`].
+    ///
+    /// The replica is the one [`Pbft::restore`] would rebuild from every milestone of the epoch
+    /// provided `resumed` is at or before the log's latest stable checkpoint of this epoch (the
+    /// epoch base if it has none; see [`crate::compact::resume_point`]): delivering milestones
+    /// up to that checkpoint leaves nothing that the checkpoint does not collect.
+    pub fn restore_after(
+        cfg: Config,
+        pair: Pair,
+        epoch: Genesis,
+        resumed: (SeqNo, Hash),
+        records: impl IntoIterator<Item = PersistRecord>,
+    ) -> Result<Self> {
+        let base = epoch.base_number;
+        let (seq, hash) = resumed;
+        if seq < base {
+            return Err(Error::Restore(format!(
+                "cannot resume after milestone {seq}: it precedes the base {base} of epoch {}",
+                epoch.committee.epoch
+            )));
+        }
+        let mut p = Pbft::new(cfg, pair, epoch)?;
+        if seq > base {
+            p.last_delivered = seq;
+            p.last_hash = hash;
+            p.delivered.insert(seq, hash);
+        }
+        p.replay_all(records)?;
+        Ok(p)
+    }
+
+    /// Replays `records`, then drops what replaying produced and prepares the restart.
+    fn replay_all(&mut self, records: impl IntoIterator<Item = PersistRecord>) -> Result<()> {
+        let p = self;
         for record in records {
             p.replay(record)?;
         }
@@ -43,7 +84,7 @@ impl Pbft {
         } else if let Some(nv) = p.my_new_view.clone() {
             p.resend.push(nv);
         }
-        Ok(p)
+        Ok(())
     }
 
     fn sign_view_change_again(

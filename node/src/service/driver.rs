@@ -6,8 +6,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use itc_chain::{Event as ChainEvent, Finalized, Output, Persisted, Submitted, Validator};
 use itc_consensus::{PersistRecord, TimerId};
 use itc_primitives::{
-    decode_untrusted, AccountId, BoundedVec, FinalityCertificate, Hash, MilestoneHeader, Pair,
-    Transaction,
+    decode_untrusted, AccountId, BoundedVec, FinalityCertificate, Hash, MilestoneHeader,
+    MilestoneNumber, Pair, Transaction,
 };
 use itc_runtime::GenesisConfig;
 use libp2p::PeerId;
@@ -108,11 +108,22 @@ pub(crate) fn open_validator(
         let writes = v.state_mut().store_mut().take_writes();
         return Ok((v, Some(writes)));
     };
-    let mut milestones = Vec::with_capacity(height as usize);
-    for number in 1..=height {
-        let (header, certificate) = store.milestone(number)?.ok_or_else(|| {
-            Error::BadMilestone(format!("milestone {number} is missing from the database"))
-        })?;
+    // Resume in the latest epoch, replaying only the window of milestones the validator keeps
+    // (back to the log's latest stable checkpoint at most): restarts cost that window, not the
+    // chain's length.
+    let (raw, _) = store.consensus_log()?;
+    let records = decode_log(&raw)?;
+    let committees = store.committees()?;
+    let (last, _) = stored_milestone(store, height)?;
+    let epoch = last.next_committee.as_ref().map_or(last.epoch, |c| c.epoch);
+    let epoch_base =
+        committees.iter().find(|(_, _, c)| c.epoch == epoch).map_or(0, |(number, _, _)| *number);
+    let keep = cfg.chain.retain_milestones.max(cfg.chain.consensus.retain_certified as u64);
+    let resumed = itc_consensus::compact::resume_point(&records, height, epoch, epoch_base, keep);
+    tracing::info!(height, resumed, epoch, "restoring the validator from its database");
+    let mut milestones = Vec::with_capacity((height - resumed) as usize);
+    for number in resumed + 1..=height {
+        let (header, certificate) = stored_milestone(store, number)?;
         let mut order = Vec::new();
         let mut receipts = Vec::new();
         for stored in store.receipts(number)? {
@@ -125,10 +136,13 @@ pub(crate) fn open_validator(
         }
         milestones.push(Finalized { header, certificate, order, receipts });
     }
-    let (raw, _) = store.consensus_log()?;
-    let records = decode_log(&raw)?;
+    let resumed = match resumed {
+        0 => None,
+        n => Some(stored_milestone(store, n)?.0),
+    };
     let stored_genesis = store.milestone(0)?.map(|(h, _)| h.hash());
-    let persisted = Persisted { store: DbDag::new(kv), state, milestones, records };
+    let persisted =
+        Persisted { store: DbDag::new(kv), state, resumed, milestones, committees, records };
     let v =
         Validator::restore(cfg.chain.clone(), pair, genesis, ts, persisted).map_err(chain_err)?;
     if stored_genesis != Some(v.genesis_hash()) {
@@ -141,6 +155,16 @@ pub(crate) fn open_validator(
         )));
     }
     Ok((v, None))
+}
+
+/// Finalised milestone `number`, which the store must hold.
+fn stored_milestone(
+    store: &ChainStore,
+    number: MilestoneNumber,
+) -> Result<(MilestoneHeader, FinalityCertificate)> {
+    store.milestone(number)?.ok_or_else(|| {
+        Error::BadMilestone(format!("milestone {number} is missing from the database"))
+    })
 }
 
 /// Decodes the consensus persist log.

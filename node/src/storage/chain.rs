@@ -2,7 +2,8 @@
 use std::path::Path;
 
 use itc_primitives::{
-    decode_untrusted, FinalityCertificate, Hash, MilestoneHeader, MilestoneNumber, Vertex,
+    decode_untrusted, Committee, FinalityCertificate, Hash, MilestoneHeader, MilestoneNumber,
+    Vertex,
 };
 use parity_scale_codec::{Decode, Encode};
 
@@ -10,13 +11,22 @@ use super::{Batch, Column, Durability, KvStore};
 use crate::{Error, Result};
 
 /// The schema this build reads and writes; stored under `meta/schema`.
-pub const SCHEMA: &str = "itc-db/1";
+pub const SCHEMA: &str = "itc-db/2";
 
 const META_SCHEMA: &[u8] = b"schema";
 const META_FINALIZED: &[u8] = b"finalized";
 const IDX_MILESTONE: u8 = b'm';
 const IDX_TX: u8 = b't';
 const IDX_VERTEX: u8 = b'v';
+const IDX_EPOCH: u8 = b'e';
+
+/// The `indexes` key under which the milestone that hands over to `epoch`'s committee is found.
+pub fn epoch_key(epoch: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = IDX_EPOCH;
+    k[1..].copy_from_slice(&epoch.to_be_bytes());
+    k
+}
 
 /// Where a transaction (or its vertex) was executed: milestone and position in its order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
@@ -232,6 +242,32 @@ impl ChainStore {
         Ok((entries, next))
     }
 
+    /// Every committee a finalised milestone handed over to, in epoch order, with that
+    /// milestone's number and hash (the base of the committee's epoch).
+    pub fn committees(&self) -> Result<Vec<(MilestoneNumber, Hash, Committee)>> {
+        let mut out = Vec::new();
+        for (key, value) in self.kv.iter_prefix(Column::Indexes, &[IDX_EPOCH])? {
+            let corrupt = |reason: String| Error::Corrupt {
+                column: Column::Indexes.name(),
+                key: hex::encode(&key),
+                reason,
+            };
+            let bytes: [u8; 8] = value.as_slice().try_into().map_err(|_| {
+                corrupt(format!("{} bytes, not a u64 milestone number", value.len()))
+            })?;
+            let number = MilestoneNumber::from_be_bytes(bytes);
+            let (header, _) = self
+                .milestone(number)?
+                .ok_or_else(|| corrupt(format!("milestone {number} is not stored")))?;
+            let committee = header
+                .next_committee
+                .clone()
+                .ok_or_else(|| corrupt(format!("milestone {number} hands over to no committee")))?;
+            out.push((number, header.hash(), committee));
+        }
+        Ok(out)
+    }
+
     /// The number of the finalised milestone with this header hash.
     pub fn milestone_number(&self, hash: &Hash) -> Result<Option<MilestoneNumber>> {
         let key = index_key(IDX_MILESTONE, hash);
@@ -396,6 +432,9 @@ pub fn milestone_batch(
 
     b.put(Column::Milestones, header.number.to_be_bytes(), (header, cert).encode());
     b.put(Column::Indexes, index_key(IDX_MILESTONE, &hash), header.number.to_be_bytes());
+    if let Some(next) = &header.next_committee {
+        b.put(Column::Indexes, epoch_key(next.epoch), header.number.to_be_bytes());
+    }
     for (position, r) in (0..count).zip(&commit.receipts) {
         let loc = TxLocation { milestone: header.number, position }.encode();
         let stored = StoredReceipt {

@@ -15,7 +15,7 @@
 //! WAL but without fsync ([`Durability::Relaxed`]): losing the newest ones in a power cut costs a
 //! re-fetch, not safety.
 //!
-//! # Layout (schema `itc-db/1`)
+//! # Layout (schema `itc-db/2`)
 //! All integers in keys are big-endian so that byte order is numeric order; values are SCALE.
 //!
 //! | column | key | value |
@@ -28,6 +28,7 @@
 //! | `indexes` | `b'm'` ++ milestone hash | number (u64 BE) |
 //! | `indexes` | `b't'` ++ tx hash | [`TxLocation`] |
 //! | `indexes` | `b'v'` ++ vertex hash | [`TxLocation`] |
+//! | `indexes` | `b'e'` ++ epoch (u64 BE) | number (u64 BE) of the milestone whose `next_committee` starts that epoch |
 //! | `meta` | `b"schema"` | UTF-8 schema name |
 //! | `meta` | `b"finalized"` | `(number: u64, hash: Hash)` of the latest finalised milestone |
 //! | `indexes` | `b'a'` ++ vertex hash | the DAG's `VertexMeta` (tx hash, confirmation) |
@@ -43,13 +44,17 @@
 //!
 //! Test vectors: `TxLocation { milestone: 3, position: 5 }` encodes as `0c 05 00 00 00`
 //! (compact 3, then u32 LE 5); the receipts key of milestone 1, position 2 is
-//! `00 00 00 00 00 00 00 01 00 00 00 02`.
+//! `00 00 00 00 00 00 00 01 00 00 00 02`; the epoch key of epoch 2 is
+//! `65 00 00 00 00 00 00 00 02`.
+//!
+//! Schema 2 added the epoch index (a restart resumes in the latest epoch without reading the
+//! chain from genesis); a schema-1 database is refused, resync it.
 mod chain;
 mod kv;
 
 pub use chain::{
-    milestone_batch, receipt_key, ChainStore, MilestoneCommit, ReceiptRecord, StoredReceipt,
-    TxLocation, SCHEMA,
+    epoch_key, milestone_batch, receipt_key, ChainStore, MilestoneCommit, ReceiptRecord,
+    StoredReceipt, TxLocation, SCHEMA,
 };
 pub use kv::{Batch, Durability, KeyValue, KvStore};
 

@@ -176,6 +176,7 @@ fn kv_prefix_iteration_is_ordered_and_bounded_and_batches_are_atomic_per_commit(
 fn storage_format_test_vectors() {
     assert_eq!(hex::encode(TxLocation { milestone: 3, position: 5 }.encode()), "0c05000000");
     assert_eq!(hex::encode(receipt_key(1, 2)), "000000000000000100000002");
+    assert_eq!(hex::encode(epoch_key(2)), "650000000000000002");
     let names: Vec<_> = Column::ALL.iter().map(|c| c.name()).collect();
     assert_eq!(
         names,
@@ -190,7 +191,7 @@ fn storage_format_test_vectors() {
             "consensus"
         ]
     );
-    assert_eq!(SCHEMA, "itc-db/1");
+    assert_eq!(SCHEMA, "itc-db/2");
 }
 
 #[test]
