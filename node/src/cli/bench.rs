@@ -3,10 +3,10 @@
 //!
 //! The validators run in this process (each with its own database, libp2p swarm and RPC server
 //! on loopback), so the figures include networking, fsyncs, PoW attachment, execution and
-//! consensus, but no WAN latency. Transfers are pre-signed from many accounts, submitted over
-//! HTTP (each account always to the same node, so its nonces arrive in order) at a fixed rate or
-//! as fast as the nodes accept them; finality is observed through `chain_subscribeFinalized` on
-//! node 0, whose notifications list the confirmed transactions.
+//! consensus, but no WAN latency. Transfers are pre-signed from many accounts, submitted over a
+//! WebSocket per node (each account always to the same node, so its nonces arrive in order) at
+//! a fixed rate or as fast as the nodes accept them; finality is observed through
+//! `chain_subscribeFinalized` on node 0, whose notifications list the confirmed transactions.
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,7 +21,7 @@ use parity_scale_codec::Encode;
 use serde_json::Value;
 use tokio::sync::Mutex;
 
-use super::client::{client, signed_transfer};
+use super::client::signed_transfer;
 use crate::service::{self, ChainSpec, Node, ServiceConfig};
 
 /// `itc bench …`.
@@ -252,10 +252,17 @@ async fn drive(
         .await
         .context("subscribing to finalised milestones")?;
     let submitted: Arc<Mutex<HashMap<Hash, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
-    let clients = nodes
-        .iter()
-        .map(|n| client(&format!("http://{}", n.rpc_addr)))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    // One WebSocket per node carries that node's share of the concurrent submissions (as a
+    // gateway or wallet backend would), rather than an HTTP request per transfer.
+    let mut clients = Vec::with_capacity(nodes.len());
+    for n in nodes {
+        let ws = WsClientBuilder::default()
+            .max_concurrent_requests(args.concurrency.max(1))
+            .build(format!("ws://{}", n.rpc_addr))
+            .await
+            .with_context(|| format!("WebSocket to {}", n.rpc_addr))?;
+        clients.push(Arc::new(ws));
+    }
     let started = Instant::now();
     let total = txs.len();
     let submitter = {
