@@ -19,6 +19,10 @@
 //! [metrics]
 //! addr = "127.0.0.1:9615"
 //!
+//! [storage]
+//! state_versions = 4096     # provable state versions behind the latest; 0 keeps every one
+//! retain_milestones = 512   # finalised milestones the validator keeps in memory
+//!
 //! [validator]
 //! key_uri = "//Alice"
 //! ```
@@ -45,6 +49,8 @@ pub struct NodeConfig {
     pub rpc: RpcSettings,
     /// Prometheus exporter settings.
     pub metrics: MetricsSettings,
+    /// What the node keeps of the past.
+    pub storage: StorageSettings,
     /// Set on a validator: which key signs consensus messages.
     pub validator: Option<ValidatorSettings>,
 }
@@ -57,6 +63,7 @@ impl Default for NodeConfig {
             network: NetworkSettings::default(),
             rpc: RpcSettings::default(),
             metrics: MetricsSettings::default(),
+            storage: StorageSettings::default(),
             validator: None,
         }
     }
@@ -133,6 +140,34 @@ impl Default for MetricsSettings {
     }
 }
 
+/// What the node keeps of the past, in memory and on disk.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageSettings {
+    /// State versions kept provable (`state_getProof`) behind the latest; older state-tree
+    /// nodes are deleted as milestones finalise. 0 keeps every version (an archive node).
+    pub state_versions: u64,
+    /// Finalised milestones (with receipts and tx index) the validator keeps in memory; older
+    /// ones are served from the database. A restart reloads this many.
+    pub retain_milestones: u64,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        StorageSettings {
+            state_versions: crate::service::DEFAULT_STATE_PRUNING,
+            retain_milestones: itc_chain::ChainConfig::default().retain_milestones,
+        }
+    }
+}
+
+impl StorageSettings {
+    /// `state_versions` as the service takes it: `None` for an archive.
+    pub fn state_pruning(&self) -> Option<u64> {
+        (self.state_versions > 0).then_some(self.state_versions)
+    }
+}
+
 /// Validator settings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -180,6 +215,11 @@ impl NodeConfig {
                         .into(),
                 ));
             }
+        }
+        if self.storage.retain_milestones == 0 {
+            return Err(Error::Config(
+                "storage.retain_milestones is 0; keep at least 1 (512 is the default)".into(),
+            ));
         }
         if self.rpc.max_batch_len == 0 || self.rpc.max_connections == 0 {
             return Err(Error::Config(
@@ -242,6 +282,10 @@ max_connections = 100
 [metrics]
 addr = "127.0.0.1:9615"
 
+[storage]
+state_versions = 0
+retain_milestones = 64
+
 [validator]
 key_uri = "//Alice"
 "#;
@@ -255,6 +299,11 @@ key_uri = "//Alice"
         assert_eq!(c.rpc.max_connections, 100);
         assert_eq!(c.rpc.max_batch_len, RpcSettings::default().max_batch_len);
         assert_eq!(c.validator.as_ref().unwrap().key_uri, "//Alice");
+        assert_eq!(c.storage.state_pruning(), None, "0 state versions is an archive");
+        assert_eq!(c.storage.retain_milestones, 64);
+        assert_eq!(StorageSettings::default().state_pruning(), Some(4_096));
+        let err = NodeConfig::from_toml_str("[storage]\nretain_milestones = 0\n").unwrap_err();
+        assert!(err.to_string().contains("storage.retain_milestones"), "{err}");
         let boot = c.bootnode_multiaddrs().unwrap();
         assert_eq!(boot[0].0.to_string(), "12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN");
         // Round trip through the printer.

@@ -173,6 +173,8 @@ pub fn service_config(
         .map(|a| a.parse::<Multiaddr>().with_context(|| format!("bootnode {a}")))
         .collect::<anyhow::Result<_>>()?;
     cfg.rpc = (&file.rpc).into();
+    cfg.state_pruning = file.storage.state_pruning();
+    cfg.chain.retain_milestones = file.storage.retain_milestones;
     if let Some(port) = args.rpc_port {
         cfg.rpc.addr = SocketAddr::from(([127, 0, 0, 1], port));
     }
