@@ -148,7 +148,8 @@ pub struct StorageSettings {
     /// nodes are deleted as milestones finalise. 0 keeps every version (an archive node).
     pub state_versions: u64,
     /// Finalised milestones (with receipts and tx index) the validator keeps in memory; older
-    /// ones are served from the database. A restart reloads this many.
+    /// ones are served from the database. A restart reloads this many, or the replica's
+    /// state-transfer memory (4,096 certified milestones) if that is more.
     pub retain_milestones: u64,
 }
 
