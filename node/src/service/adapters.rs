@@ -164,6 +164,37 @@ impl itc_runtime::KvStore for DbState {
         Ok(out.into_iter().collect())
     }
 
+    fn last_at_most(
+        &self,
+        column: StateColumn,
+        prefix: &[u8],
+        upper: &[u8],
+    ) -> itc_runtime::Result<Option<(Vec<u8>, Vec<u8>)>> {
+        if upper < prefix {
+            // An empty range (and no panic in the range query below).
+            return Ok(None);
+        }
+        let (cf, p) = db_key(column, prefix);
+        let (_, u) = db_key(column, upper);
+        let tag = p.len() - prefix.len();
+        // Stored keys the overlay writes (or deletes) are decided by the overlay.
+        let stored = self
+            .kv
+            .last_at_most(cf, &p, &u, |k| self.overlay.contains_key(&(column, k[tag..].to_vec())))
+            .map_err(backend)?
+            .map(|(k, v)| (k[tag..].to_vec(), v));
+        let overlaid = self
+            .overlay
+            .range((column, prefix.to_vec())..=(column, upper.to_vec()))
+            .rev()
+            .filter(|((_, k), _)| k.starts_with(prefix))
+            .find_map(|((_, k), (_, v))| v.as_ref().map(|v| (k.clone(), v.clone())));
+        Ok(match (stored, overlaid) {
+            (Some(s), Some(o)) => Some(if s.0 > o.0 { s } else { o }),
+            (s, o) => s.or(o),
+        })
+    }
+
     fn write(&mut self, batch: Vec<itc_runtime::state::Write>) -> itc_runtime::Result<()> {
         for (column, key, value) in batch {
             let stamp = self.clock.last.fetch_add(1, Ordering::AcqRel) + 1;
@@ -372,6 +403,46 @@ mod tests {
             let key = format!("k{k}").into_bytes();
             assert_eq!(reopened.get(&key).unwrap(), Some(vec![k as u8]));
         }
+    }
+
+    /// The reverse seek the state's value history uses gives what a scan of the prefix gives,
+    /// whichever of the database and the overlay holds the keys (and the overlay's deletions
+    /// hide stored keys).
+    #[test]
+    fn last_at_most_merges_the_database_and_the_overlay() {
+        let (_dir, kv) = open();
+        let mut s = DbState::new(kv.clone());
+        let put =
+            |k: &str| (StateColumn::History, k.as_bytes().to_vec(), Some(k.as_bytes().to_vec()));
+        s.write(vec![put("a1"), put("a3"), put("a5"), put("b1")]).unwrap();
+        kv.commit(Batch::of(s.take_writes()), Durability::Relaxed).unwrap();
+        s.write(vec![put("a4"), (StateColumn::History, b"a3".to_vec(), None), put("a0")]).unwrap();
+        s.write(vec![(StateColumn::Meta, b"a9".to_vec(), Some(vec![9]))]).unwrap();
+        for upper in ["", "0", "a", "a0", "a2", "a3", "a4", "a45", "a5", "a6", "b0", "b1", "c"] {
+            let scan = s
+                .iter_prefix(StateColumn::History, b"a")
+                .unwrap()
+                .into_iter()
+                .rev()
+                .find(|(k, _)| k.as_slice() <= upper.as_bytes());
+            let seek = s.last_at_most(StateColumn::History, b"a", upper.as_bytes()).unwrap();
+            assert_eq!(seek, scan, "upper {upper}");
+        }
+        let key =
+            |seek: Option<(Vec<u8>, Vec<u8>)>| seek.map(|(k, _)| String::from_utf8(k).unwrap());
+        assert_eq!(
+            key(s.last_at_most(StateColumn::History, b"a", b"a3").unwrap()),
+            Some("a1".into())
+        );
+        assert_eq!(
+            key(s.last_at_most(StateColumn::History, b"a", b"a9").unwrap()),
+            Some("a5".into())
+        );
+        assert_eq!(
+            key(s.last_at_most(StateColumn::History, b"b", b"b9").unwrap()),
+            Some("b1".into())
+        );
+        assert_eq!(s.last_at_most(StateColumn::Meta, b"a", b"a8").unwrap(), None);
     }
 
     fn metas(store: &DbDag) -> Vec<(Hash, VertexMeta)> {

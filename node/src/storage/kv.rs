@@ -138,6 +138,32 @@ impl KvStore {
         Ok(out)
     }
 
+    /// The pair of `column` with the greatest key that starts with `prefix`, is at most `upper`
+    /// and is not `skip`ped: one reverse seek, then a step back per skipped key (and per key
+    /// between the prefix's range and an `upper` beyond it).
+    pub fn last_at_most(
+        &self,
+        column: Column,
+        prefix: &[u8],
+        upper: &[u8],
+        skip: impl Fn(&[u8]) -> bool,
+    ) -> Result<Option<KeyValue>> {
+        let cf = self.cf(column)?;
+        for item in self.db.iterator_cf(cf, IteratorMode::From(upper, Direction::Reverse)) {
+            let (k, v) = item.map_err(db_err(format!("seeking in {}", column.name())))?;
+            if !k.starts_with(prefix) {
+                if &*k < prefix {
+                    break;
+                }
+                continue;
+            }
+            if !skip(&k) {
+                return Ok(Some((k.into_vec(), v.into_vec())));
+            }
+        }
+        Ok(None)
+    }
+
     /// The pair with the greatest key in `column`, if any.
     pub fn last(&self, column: Column) -> Result<Option<KeyValue>> {
         let cf = self.cf(column)?;

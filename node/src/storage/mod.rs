@@ -36,6 +36,7 @@
 //! | `state_tree` | `b'h'` ++ key hash (32) ++ JMT version (u64 BE) | SCALE(`Option<value>`) |
 //! | `state_tree` | `b'm'` ++ `b"version"` / `b"root"` ++ version (u64 BE) | latest state version / its root |
 //! | `state_tree` | `b'm'` ++ `b"stale"` ++ JMT version (u64 BE) ++ Borsh(JMT node key) | empty: a node that version replaced, deleted with it once older than `state_pruning` versions |
+//! | `state_tree` | `b'm'` ++ `b"hstale"` ++ JMT version (u64 BE) ++ key hash (32) ++ JMT version (u64 BE) | empty: a value-history entry that version made obsolete, deleted with it likewise |
 //! | `consensus` | sequence (u64 BE) | SCALE(`itc_consensus::PersistRecord`), in persist order |
 //!
 //! At every stable checkpoint the driver rewrites the `consensus` column with what

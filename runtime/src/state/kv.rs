@@ -9,13 +9,16 @@
 //! - [`Column::History`]: key hash (32) ++ JMT version (u64 big-endian) → SCALE(Option<value>);
 //! - [`Column::Meta`]: `b"version"` → SCALE(u64) latest state version; `b"root" ++ version (u64
 //!   big-endian)` → its 32-byte root; with pruning, `b"stale" ++ JMT version (u64 big-endian) ++
-//!   Borsh(JMT `NodeKey`)` → empty: the node that JMT version replaced.
+//!   Borsh(JMT `NodeKey`)` → empty: the node that JMT version replaced, and `b"hstale" ++ JMT
+//!   version (u64 big-endian) ++ history key (40)` → empty: the history entry that version made
+//!   obsolete (the key's previous entry, or a deletion's own entry, which no tree reads).
 //!
 //! Pruning ([`JmtBackend::keep_versions`]): committing state version `v` also deletes the nodes
-//! that no tree from state version `v - keep` on references (those replaced at or before JMT
-//! version `2 (v - keep) + 1`), in the same atomic write, so proofs stay available for the last
-//! `keep + 1` versions and the node column stops growing with history. Roots of every version
-//! are kept. Value history ([`Column::History`]) is not pruned.
+//! and history entries that no tree from state version `v - keep` on reads (those replaced at
+//! or before JMT version `2 (v - keep) + 1`), in the same atomic write, so proofs stay
+//! available for the last `keep + 1` versions and neither column grows with history: a key
+//! keeps the entries of the versions still provable plus the one in force at the oldest. Roots
+//! of every version are kept. An archive keeps all.
 //!
 //! JMT versions are internal: state version `v` is stored as JMT versions `2v` (upserts, batch
 //! inserted) and `2v + 1` (deletions), exactly as [`super::MemoryBackend`] does, so both give
@@ -59,6 +62,16 @@ pub trait KvStore {
     fn iter_prefix(&self, column: Column, prefix: &[u8]) -> Result<Vec<KeyValue>>;
     /// Applies every write, atomically (all or nothing, also across a crash).
     fn write(&mut self, batch: Vec<Write>) -> Result<()>;
+    /// The pair of `column` with the greatest key that starts with `prefix` and is at most
+    /// `upper`. A database answers it with one reverse seek; the default scans the prefix.
+    fn last_at_most(
+        &self,
+        column: Column,
+        prefix: &[u8],
+        upper: &[u8],
+    ) -> Result<Option<KeyValue>> {
+        Ok(self.iter_prefix(column, prefix)?.into_iter().rev().find(|(k, _)| k.as_slice() <= upper))
+    }
 }
 
 /// A [`KvStore`] in memory (tests, and a reference for database adapters).
@@ -90,6 +103,24 @@ impl KvStore for MemoryKv {
         }
         Ok(())
     }
+
+    fn last_at_most(
+        &self,
+        column: Column,
+        prefix: &[u8],
+        upper: &[u8],
+    ) -> Result<Option<KeyValue>> {
+        if upper < prefix {
+            // An empty range (and no panic in the range query below).
+            return Ok(None);
+        }
+        Ok(self
+            .columns
+            .range((column, prefix.to_vec())..=(column, upper.to_vec()))
+            .rev()
+            .find(|((_, k), _)| k.starts_with(prefix))
+            .map(|((_, k), v)| (k.clone(), v.clone())))
+    }
 }
 
 fn borsh_bytes<T: borsh::BorshSerialize>(value: &T) -> Result<Vec<u8>> {
@@ -106,6 +137,22 @@ fn stale_prefix(jmt_version: Version) -> Vec<u8> {
     let mut k = b"stale".to_vec();
     k.extend_from_slice(&jmt_version.to_be_bytes());
     k
+}
+
+fn history_stale_prefix(jmt_version: Version) -> Vec<u8> {
+    let mut k = b"hstale".to_vec();
+    k.extend_from_slice(&jmt_version.to_be_bytes());
+    k
+}
+
+/// The history entry of `key_hash` in force at JMT version `max_version` (its key and
+/// SCALE-encoded value), if any.
+fn history_at<S: KvStore>(
+    store: &S,
+    key_hash: &KeyHash,
+    max_version: Version,
+) -> Result<Option<KeyValue>> {
+    store.last_at_most(Column::History, &key_hash.0, &history_key(key_hash, max_version))
 }
 
 fn root_key(version: u64) -> Vec<u8> {
@@ -147,14 +194,10 @@ impl<S: KvStore> TreeReader for Reader<'_, S> {
                 return Ok(value.clone());
             }
         }
-        let history = self.store.iter_prefix(Column::History, &key_hash.0)?;
-        for (k, v) in history.iter().rev() {
-            let version = k.get(32..40).and_then(|b| <[u8; 8]>::try_from(b).ok());
-            if version.is_some_and(|b| u64::from_be_bytes(b) <= max_version) {
-                return Ok(itc_primitives::decode_untrusted::<Option<Vec<u8>>>(v)?);
-            }
+        match history_at(self.store, &key_hash, max_version)? {
+            Some((_, v)) => Ok(itc_primitives::decode_untrusted::<Option<Vec<u8>>>(&v)?),
+            None => Ok(None),
         }
-        Ok(None)
     }
 
     fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
@@ -223,7 +266,22 @@ impl<S: KvStore> JmtBackend<S> {
             out.push((Column::Nodes, borsh_bytes(key)?, Some(borsh_bytes(node)?)));
         }
         for ((version, key_hash), value) in batch.node_batch.values() {
-            out.push((Column::History, history_key(key_hash, *version), Some(value.encode())));
+            let entry = history_key(key_hash, *version);
+            if self.keep.is_some() {
+                // The key's previous entry serves the trees before `version` only; a deletion's
+                // own entry serves none (no tree from `version` on holds the key).
+                let previous = match version.checked_sub(1) {
+                    Some(before) => history_at(&self.store, key_hash, before)?,
+                    None => None,
+                };
+                let obsolete = previous.map(|(k, _)| k).into_iter();
+                for old in obsolete.chain(value.is_none().then(|| entry.clone())) {
+                    let mut marker = history_stale_prefix(*version);
+                    marker.extend(old);
+                    out.push((Column::Meta, marker, Some(Vec::new())));
+                }
+            }
+            out.push((Column::History, entry, Some(value.encode())));
         }
         if self.keep.is_some() {
             for stale in &batch.stale_node_index_batch {
@@ -235,18 +293,22 @@ impl<S: KvStore> JmtBackend<S> {
         Ok(())
     }
 
-    /// Deletes the nodes replaced at JMT versions `2 (version - keep)` and `+ 1`, and their
-    /// index entries: no tree from state version `version - keep` on uses them. Every commit
-    /// prunes the next two JMT versions, so together they prune everything.
+    /// Deletes the nodes and history entries replaced at JMT versions `2 (version - keep)` and
+    /// `+ 1`, and their index entries: no tree from state version `version - keep` on reads
+    /// them. Every commit prunes the next two JMT versions, so together they prune everything.
     fn prune_writes(&self, version: u64, out: &mut Vec<Write>) -> Result<()> {
         let Some(oldest) = self.keep.and_then(|keep| version.checked_sub(keep)) else {
             return Ok(());
         };
         for jmt_version in [2 * oldest, 2 * oldest + 1] {
-            let prefix = stale_prefix(jmt_version);
-            for (key, _) in self.store.iter_prefix(Column::Meta, &prefix)? {
-                out.push((Column::Nodes, key[prefix.len()..].to_vec(), None));
-                out.push((Column::Meta, key, None));
+            for (prefix, column) in [
+                (stale_prefix(jmt_version), Column::Nodes),
+                (history_stale_prefix(jmt_version), Column::History),
+            ] {
+                for (key, _) in self.store.iter_prefix(Column::Meta, &prefix)? {
+                    out.push((column, key[prefix.len()..].to_vec(), None));
+                    out.push((Column::Meta, key, None));
+                }
             }
         }
         Ok(())
@@ -400,6 +462,39 @@ mod tests {
         assert_eq!(db.root(6), Err(Error::UnknownVersion(6)));
     }
 
+    /// A store with only the required methods: `last_at_most` is the trait's scan.
+    struct Scanning(MemoryKv);
+
+    impl KvStore for Scanning {
+        fn get(&self, column: Column, key: &[u8]) -> Result<Option<Vec<u8>>> {
+            self.0.get(column, key)
+        }
+        fn iter_prefix(&self, column: Column, prefix: &[u8]) -> Result<Vec<KeyValue>> {
+            self.0.iter_prefix(column, prefix)
+        }
+        fn write(&mut self, batch: Vec<Write>) -> Result<()> {
+            self.0.write(batch)
+        }
+    }
+
+    #[test]
+    fn the_memory_store_seeks_as_the_default_scan_does() {
+        let mut store = Scanning(MemoryKv::default());
+        let put = |k: &str| (Column::History, k.as_bytes().to_vec(), Some(vec![1]));
+        store.write(vec![put("a1"), put("a3"), put("b0"), put("b2"), put("c")]).unwrap();
+        store.write(vec![(Column::Meta, b"a2".to_vec(), Some(vec![2]))]).unwrap();
+        for prefix in ["", "a", "b", "c", "d"] {
+            for upper in ["", "a", "a2", "a3", "a9", "b", "b1", "b3", "c", "z"] {
+                let seek = |s: &dyn KvStore| {
+                    s.last_at_most(Column::History, prefix.as_bytes(), upper.as_bytes()).unwrap()
+                };
+                assert_eq!(seek(&store.0), seek(&store), "prefix {prefix:?}, upper {upper:?}");
+            }
+        }
+        let found = store.0.last_at_most(Column::History, b"a", b"b1").unwrap();
+        assert_eq!(found.map(|(k, _)| k), Some(b"a3".to_vec()));
+    }
+
     #[test]
     fn pruning_keeps_the_recent_proofs_and_bounds_the_node_column() {
         let mut archive = JmtBackend::open(MemoryKv::default()).unwrap();
@@ -419,15 +514,21 @@ mod tests {
             write(&mut pruned, version);
             assert_eq!(archive.commit(version), pruned.commit(version), "version {version}");
         }
-        let nodes = |db: &JmtBackend<MemoryKv>| {
-            db.store().columns.keys().filter(|(c, _)| *c == Column::Nodes).count()
+        let count = |db: &JmtBackend<MemoryKv>, column: Column| {
+            db.store().columns.keys().filter(|(c, _)| *c == column).count()
         };
+        let nodes = |db: &JmtBackend<MemoryKv>| count(db, Column::Nodes);
         assert!(
             nodes(&pruned) * 4 < nodes(&archive),
             "pruned {} nodes, archive {}",
             nodes(&pruned),
             nodes(&archive)
         );
+        // Each of the 25 keys keeps at most the entries of the 4 provable versions plus the one
+        // in force at the oldest; the archive keeps all 400.
+        let history = |db: &JmtBackend<MemoryKv>| count(db, Column::History);
+        assert_eq!(history(&archive), 400);
+        assert!(history(&pruned) <= 25 * 5, "pruned history {}", history(&pruned));
         assert_eq!(pruned.oldest_provable(), Some(36));
         for i in 0..25 {
             let key = format!("k/{i}").into_bytes();
