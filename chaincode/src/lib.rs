@@ -23,8 +23,9 @@
 //!   every released number carries Laplace noise seeded by (job id, query index); each query
 //!   spends its epsilon from the (company, dataset) budget and is refused when it cannot; the
 //!   output is size-limited; no row, sketch or per-record value is ever returned.
-//! * **FHE**: aggregates over encrypted columns go to an attached [`FheBackend`]; without one,
-//!   they are answered `Unsupported`.
+//! * **FHE**: aggregates over encrypted columns go to an attached [`FheBackend`] ([`VaultFhe`]
+//!   computes them on the vault's TFHE columns and has the owner decrypt); without one, they are
+//!   answered `Unsupported`.
 //! * **Determinism**: same code, datasets and context give the same output bytes and fuel.
 //!
 //! ## Example
@@ -72,7 +73,7 @@ mod validate;
 
 pub use engine::ChaincodeEngine;
 pub use error::{Error, Result};
-pub use fhe::FheBackend;
+pub use fhe::{AggregateDecryptor, FheBackend, VaultFhe};
 pub use host::{BLOOM_DOMAIN, HOST_IMPORTS};
 pub use itc_chaincode_sdk as sdk;
 pub use job::{DatasetView, ExecutionResult, JobContext};

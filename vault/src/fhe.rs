@@ -16,7 +16,8 @@
 //!   encryption.
 //!
 //! ## Plugging into the chaincode engine
-//! `itc_chaincode::FheBackend::aggregate(dataset, field, op, records)` maps one to one:
+//! `itc_chaincode::VaultFhe` implements `itc_chaincode::FheBackend::aggregate(dataset, field, op,
+//! records)` over this module, one to one:
 //! `FheOp::Sum { hi }` is [`FheAggregate::Sum`] with `clamp_hi: Some(hi)`,
 //! `FheOp::CountAbove { threshold }` is [`FheAggregate::CountAbove`], `records` is
 //! [`Selection::Records`]; the backend looks up the dataset's loaded [`EncryptedColumn`] for
