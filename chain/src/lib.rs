@@ -119,4 +119,6 @@ pub use error::{Error, Result};
 pub use genesis::Genesis;
 pub use query::TxStatus;
 pub use restore::Persisted;
-pub use validator::{Event, Finalized, Output, Submitted, Validator};
+pub use validator::{
+    Event, Finalized, Output, Submitted, Validator, FETCH_RETRY_MAX_MS, FETCH_RETRY_MS,
+};

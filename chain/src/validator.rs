@@ -102,6 +102,20 @@ pub struct Submitted {
     pub outputs: Vec<Output>,
 }
 
+/// First wait before a missing vertex is asked for again (about one driver tick).
+pub const FETCH_RETRY_MS: u64 = 20;
+/// Longest wait between two requests for the same missing vertex.
+pub const FETCH_RETRY_MAX_MS: u64 = 640;
+/// A missing vertex not asked for again this long after it was due is forgotten.
+const FETCH_FORGET_MS: u64 = 10_000;
+
+/// When a missing vertex may be asked for again, and how long the last wait was.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Retry {
+    at_ms: u64,
+    wait_ms: u64,
+}
+
 /// A proposal the replica asked for.
 #[derive(Clone, Debug)]
 pub(crate) struct ProposalRequest {
@@ -143,7 +157,8 @@ pub struct Validator<S: DagStore, B: StateBackend + Clone> {
     pub(crate) to_apply: VecDeque<(MilestoneHeader, FinalityCertificate)>,
     pub(crate) executed: HashMap<Hash, Execution<B>>,
     pub(crate) attach_counter: u64,
-    pub(crate) last_fetch: Vec<Hash>,
+    /// When each missing vertex asked for may be asked for again (see [`Retry`]).
+    pub(crate) fetches: HashMap<Hash, Retry>,
     pub(crate) confirmed_vertices: u64,
 }
 
@@ -203,7 +218,7 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
             to_apply: VecDeque::new(),
             executed: HashMap::new(),
             attach_counter: 0,
-            last_fetch: Vec::new(),
+            fetches: HashMap::new(),
             confirmed_vertices: 0,
         })
     }
@@ -227,7 +242,9 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
             Event::Timeout(id) => self.pbft.step(Input::TimeoutElapsed(id)),
             Event::Persisted(id) => self.pbft.step(Input::Persisted(id)),
             Event::Tick => {
-                self.last_fetch.clear();
+                // Forget what has not been wanted for a while (it arrived in a way that did not
+                // pass through `after_insert`, or nothing wants it any more).
+                self.fetches.retain(|_, r| now_ms < r.at_ms.saturating_add(FETCH_FORGET_MS));
                 Vec::new()
             }
         };
@@ -296,7 +313,7 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
         let mut out = vec![Output::Gossip(vertex.clone())];
         // Signature and PoW were checked just above; the DAG checks structure and duplicates.
         let outcome = self.dag.insert_verified(PreparedVertex::new(vertex))?;
-        let missing = self.after_insert(&outcome, &mut out)?;
+        let missing = self.after_insert(&outcome, now_ms, &mut out)?;
         self.drive(Vec::new(), now_ms, &mut out)?;
         Ok(Submitted { tx_hash, vertex_hash: outcome.hash, missing, outputs: out })
     }
@@ -353,7 +370,7 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
         for (slot, outcome) in slots.into_iter().zip(outcomes) {
             results[slot] = match outcome {
                 Ok(outcome) => {
-                    self.after_insert(&outcome, &mut out)?;
+                    self.after_insert(&outcome, now_ms, &mut out)?;
                     Ok(outcome.hash)
                 }
                 Err(e) => Err(e.into()),
@@ -394,7 +411,7 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
         let state = &self.state;
         let difficulty = |who: &AccountId| difficulty_of(state, who);
         let outcome = self.dag.insert_prepared(vertex, &difficulty)?;
-        let missing = self.after_insert(&outcome, out)?;
+        let missing = self.after_insert(&outcome, now_ms, out)?;
         self.drive(Vec::new(), now_ms, out)?;
         Ok((tx_hash, outcome.hash, missing))
     }
@@ -403,6 +420,7 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
     fn after_insert(
         &mut self,
         outcome: &InsertOutcome,
+        now_ms: u64,
         out: &mut Vec<Output>,
     ) -> Result<Vec<Hash>> {
         let mut attached = Vec::with_capacity(1 + outcome.released.len());
@@ -414,6 +432,7 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
             Attachment::Orphaned { missing } => missing.clone(),
         };
         attached.extend(outcome.released.iter().copied());
+        self.fetches.remove(&outcome.hash);
         for hash in attached {
             let vertex = load(&self.dag, &hash)?;
             let tx_hash = vertex.tx.hash();
@@ -425,16 +444,31 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
             }
         }
         if !missing.is_empty() {
-            self.fetch(missing.clone(), out);
+            self.fetch(missing.clone(), now_ms, out);
         }
         Ok(missing)
     }
 
-    fn fetch(&mut self, missing: Vec<Hash>, out: &mut Vec<Output>) {
-        if missing != self.last_fetch {
-            self.last_fetch = missing.clone();
-            out.push(Output::FetchVertices(missing));
+    /// Asks for the vertices of `missing` not asked for recently: a hash is asked for again
+    /// [`FETCH_RETRY_MS`] after the first request, then after twice as long each time, up to
+    /// [`FETCH_RETRY_MAX_MS`], so a vertex no peer has costs the network a few requests a
+    /// second, not one per event.
+    fn fetch(&mut self, missing: Vec<Hash>, now_ms: u64, out: &mut Vec<Output>) {
+        let due: Vec<Hash> = missing
+            .into_iter()
+            .filter(|h| self.fetches.get(h).is_none_or(|r| now_ms >= r.at_ms))
+            .collect();
+        if due.is_empty() {
+            return;
         }
+        for hash in &due {
+            let wait_ms = self
+                .fetches
+                .get(hash)
+                .map_or(FETCH_RETRY_MS, |r| r.wait_ms.saturating_mul(2).min(FETCH_RETRY_MAX_MS));
+            self.fetches.insert(*hash, Retry { at_ms: now_ms.saturating_add(wait_ms), wait_ms });
+        }
+        out.push(Output::FetchVertices(due));
     }
 
     /// Carries out the replica's actions and feeds back proposals and verdicts until nothing
@@ -515,7 +549,7 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
     /// Applies what committed, then answers one validation or proposal request.
     fn next_input(&mut self, now_ms: u64, out: &mut Vec<Output>) -> Result<Option<Input>> {
         while !self.to_apply.is_empty() {
-            if !self.try_apply(out)? {
+            if !self.try_apply(now_ms, out)? {
                 return Ok(None);
             }
         }
@@ -525,7 +559,7 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
         if let Some((&digest, header)) = ready {
             let header = header.clone();
             match self.validate(&header, now_ms)? {
-                Verdict::Blocked(missing) => self.fetch(missing, out),
+                Verdict::Blocked(missing) => self.fetch(missing, now_ms, out),
                 Verdict::Done(ok) => {
                     self.to_validate.remove(&digest);
                     return Ok(Some(Input::Validated { seq: header.number, digest, ok }));
@@ -656,7 +690,7 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
 
     /// Applies the first committed milestone if its vertices are here. Returns whether it made
     /// progress.
-    fn try_apply(&mut self, out: &mut Vec<Output>) -> Result<bool> {
+    fn try_apply(&mut self, now_ms: u64, out: &mut Vec<Output>) -> Result<bool> {
         let Some((header, certificate)) = self.to_apply.front().cloned() else {
             return Ok(false);
         };
@@ -682,7 +716,7 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
                 // State transfer (or a proposal validated before a view change): execute now.
                 let missing = self.missing_tips(&header.tips)?;
                 if !missing.is_empty() {
-                    self.fetch(missing, out);
+                    self.fetch(missing, now_ms, out);
                     return Ok(false);
                 }
                 let order = self.dag.past_cone_order(&header.tips)?;
@@ -702,7 +736,6 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
         self.confirmed_vertices += exec.order.len() as u64;
         self.params = params_of(&self.state)?;
         self.executed.clear();
-        self.last_fetch.clear();
         let mut signers = HashSet::new();
         for hash in &exec.order {
             self.pending.remove(hash);

@@ -167,6 +167,27 @@ fn ready_vertex_from_a_light_client_finalises_and_orphans_ask_for_parents() {
     assert_eq!(parked.missing, vec![unknown]);
     assert!(parked.outputs.contains(&Output::FetchVertices(vec![unknown])));
 
+    // A parent no peer has is asked for again after 20 ms, then 40, 80...: not once per
+    // vertex that waits for it. Other orphans needing it arrive at these times (ms).
+    let t0 = 1_000_000;
+    let unknown = itc_primitives::Hash([7; 32]);
+    let mut asked = Vec::new();
+    for (i, at) in [0, 5, 19, 20, 45, 59, 60, 139, 140].into_iter().enumerate() {
+        let tx = transfer(&pairs[3], genesis, i as u64 + 1, pairs[5].public(), 1);
+        let parked = net.nodes[2].submit_vertex(&client_vertex(tx, unknown), t0 + at).unwrap();
+        assert_eq!(parked.missing, vec![unknown]);
+        if parked.outputs.contains(&Output::FetchVertices(vec![unknown])) {
+            asked.push(at);
+        }
+    }
+    assert_eq!(asked, vec![0, 20, 60, 140]);
+    assert_eq!((itc_chain::FETCH_RETRY_MS, itc_chain::FETCH_RETRY_MAX_MS), (20, 640));
+    // The wait is per vertex: another missing parent is asked for at once.
+    let other = itc_primitives::Hash([6; 32]);
+    let tx = transfer(&pairs[3], genesis, 10, pairs[5].public(), 1);
+    let parked = net.nodes[2].submit_vertex(&client_vertex(tx, other), t0 + 141).unwrap();
+    assert!(parked.outputs.contains(&Output::FetchVertices(vec![other])));
+
     // Too little work for the signer's level.
     let tx = transfer(&pairs[3], genesis, 0, pairs[5].public(), 2);
     let lazy = itc_primitives::Vertex {
