@@ -124,5 +124,17 @@ pub enum Error {
     Config(String),
 }
 
+impl Error {
+    /// Whether a received vertex or message is invalid whatever this node's state (see
+    /// [`itc_dag::Error::is_invalid_by_itself`]): the peer that relayed it is at fault.
+    pub fn is_invalid_by_itself(&self) -> bool {
+        match self {
+            Error::BadSignature { .. } | Error::Malformed { .. } => true,
+            Error::Dag(e) => e.is_invalid_by_itself(),
+            _ => false,
+        }
+    }
+}
+
 /// Result type of this crate.
 pub type Result<T, E = Error> = core::result::Result<T, E>;

@@ -96,5 +96,51 @@ pub enum Error {
     Store(String),
 }
 
+impl Error {
+    /// Whether the vertex is invalid whatever the DAG and the state hold (bad encoding, size,
+    /// parent list or signature): every honest node refuses it, so whoever relayed it did not
+    /// check it. Other refusals (a duplicate, too little PoW for the signer's current level, an
+    /// unknown tip) depend on what the receiver knows and blame nobody.
+    pub fn is_invalid_by_itself(&self) -> bool {
+        matches!(
+            self,
+            Error::Malformed(_)
+                | Error::TooLarge { .. }
+                | Error::ParentCount { .. }
+                | Error::DuplicateParent { .. }
+                | Error::SelfReference { .. }
+                | Error::BadSignature { .. }
+        )
+    }
+}
+
 /// Result type of this crate.
 pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_intrinsic_faults_blame_the_sender() {
+        let h = Hash([1; 32]);
+        let signer: AccountId = itc_primitives::Public([2; 32]);
+        let intrinsic = [
+            Error::Malformed("short".into()),
+            Error::TooLarge { hash: None, size: 10, max: 5 },
+            Error::ParentCount { hash: h, count: 0 },
+            Error::DuplicateParent { hash: h, parent: h },
+            Error::SelfReference { hash: h },
+            Error::BadSignature { hash: h, signer },
+        ];
+        assert!(intrinsic.iter().all(Error::is_invalid_by_itself));
+        // These depend on what the receiver knows (its DAG, the signer's current level).
+        let contextual = [
+            Error::Duplicate { hash: h },
+            Error::UnknownTip { hash: h },
+            Error::InsufficientPow { hash: h, signer, leading_zero_bits: 3, required: 8 },
+            Error::NoTips,
+        ];
+        assert!(!contextual.iter().any(Error::is_invalid_by_itself));
+    }
+}

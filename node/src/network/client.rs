@@ -54,6 +54,10 @@ pub(crate) enum Command {
     Peers {
         reply: oneshot::Sender<Vec<PeerId>>,
     },
+    PeerScore {
+        peer: PeerId,
+        reply: oneshot::Sender<Option<f64>>,
+    },
 }
 
 /// Sends commands to the [`super::EventLoop`]. Cheap to clone.
@@ -167,5 +171,11 @@ impl Client {
     /// The currently connected peers.
     pub async fn peers(&self) -> Result<Vec<PeerId>> {
         self.call(|reply| Command::Peers { reply }).await
+    }
+
+    /// The gossip score this node gives `peer` (`None` if it has no record of it). Below
+    /// `PeerScoreThresholds::graylist_threshold` (-80) everything the peer gossips is ignored.
+    pub async fn peer_score(&self, peer: PeerId) -> Result<Option<f64>> {
+        self.call(|reply| Command::PeerScore { peer, reply }).await
     }
 }

@@ -15,9 +15,12 @@
 //! which the application checks) and identified by `blake2b-256(topic ++ data)`, so the same
 //! payload from two peers is one message. Every received message is held by gossipsub until the
 //! application reports a [`Validation`] with [`Client::report_validation`]: only `Accept`ed messages
-//! are forwarded. (`Reject` and `Ignore` differ only once gossipsub peer scoring is enabled,
-//! which this module does not do yet: then `Reject` lowers the sender's score.) Messages over
-//! the topic's size limit are rejected by the event loop before the application sees them.
+//! are forwarded. `Ignore` drops a message; `Reject` also lowers the relaying peer's gossip
+//! score (gossipsub v1.1 peer scoring, parameters in `behaviour::score_params`): a few rejected
+//! messages in a row put the peer under the graylist threshold, and gossipsub ignores it until
+//! its count decays ([`Client::peer_score`] reads a score). Reject only what no honest node would
+//! accept. Messages over the topic's size limit are rejected by the event loop before the
+//! application sees them.
 //!
 //! **Requests.** [`Request`] / [`Response`] over the `/itc/<chain>/sync/1` protocol, SCALE with size
 //! limits ([`protocol`]). Inbound requests arrive as [`Event::InboundRequest`]; answer with

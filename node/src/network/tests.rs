@@ -130,6 +130,49 @@ async fn gossip_is_forwarded_only_after_the_application_accepts_it() {
 }
 
 #[tokio::test]
+async fn a_peer_relaying_rejected_gossip_is_graylisted() {
+    let mut b = node(12, "test", true).await;
+    let mut a = node(11, "test", false).await;
+    let mut c = node(13, "test", false).await;
+    let (a_id, c_id) = (a.client.local_peer_id(), c.client.local_peer_id());
+    a.dial(&b).await;
+    c.dial(&b).await;
+    b.subscribed(&[a_id, c_id], Topic::Vertices).await;
+    a.subscribed(&[b.client.local_peer_id()], Topic::Vertices).await;
+    c.subscribed(&[b.client.local_peer_id()], Topic::Vertices).await;
+    let graylist = libp2p::gossipsub::PeerScoreThresholds::default().graylist_threshold;
+    let score = |n: &Node, peer| {
+        let client = n.client.clone();
+        async move { client.peer_score(peer).await.unwrap().expect("a scored peer") }
+    };
+    assert!(score(&b, a_id).await >= 0.0);
+
+    // Two rejected messages are tolerated (the count decays), the third graylists A.
+    for k in 0..3u8 {
+        a.client.publish(Topic::Vertices, vec![b'x', k]).await.unwrap();
+        let (_, source, id, _) = b.gossip().await;
+        assert_eq!(source, a_id);
+        assert!(b.client.report_validation(id, source, Validation::Reject).await.unwrap());
+        let s = score(&b, a_id).await;
+        assert_eq!(s < graylist, k == 2, "score {s} after {} rejected messages", k + 1);
+    }
+
+    // An honest peer earns credit for a first delivery the application accepts.
+    let good = vertex(1).encode();
+    c.client.publish(Topic::Vertices, good.clone()).await.unwrap();
+    let (_, source, id, data) = b.gossip().await;
+    assert_eq!((source, data), (c_id, good));
+    assert!(b.client.report_validation(id, source, Validation::Accept).await.unwrap());
+    assert!(score(&b, c_id).await > 0.0);
+
+    // B now drops what A gossips: A's next message, published before C's, never arrives.
+    a.client.publish(Topic::Vertices, vertex(2).encode()).await.unwrap();
+    c.client.publish(Topic::Vertices, vertex(3).encode()).await.unwrap();
+    let (_, source, _, data) = b.gossip().await;
+    assert_eq!((source, data), (c_id, vertex(3).encode()));
+}
+
+#[tokio::test]
 async fn oversize_gossip_is_refused_before_sending() {
     let a = node(4, "test", true).await;
     let limit =

@@ -16,6 +16,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::adapters::{DbDag, DbState, DbWrite, NodeState};
 use super::api::NodeApi;
+use super::peers::{Answer, PeerBook};
 use super::wire::{
     ConsensusEnvelope, VertexBatch, MAX_VERTEX_GOSSIP_BYTES, MAX_VERTICES_PER_GOSSIP,
 };
@@ -44,7 +45,10 @@ const TICK: Duration = Duration::from_millis(20);
 const CATCH_UP_AFTER: Duration = Duration::from_secs(1);
 
 /// Certified milestones answered by a peer's store (`None`: the request failed).
-type CertifiedAnswer = Option<Vec<(MilestoneHeader, FinalityCertificate)>>;
+type CertifiedAnswer = (PeerId, Option<Vec<(MilestoneHeader, FinalityCertificate)>>);
+
+/// Vertices a peer answered a fetch with (`None`: the request failed or was refused).
+type FetchAnswer = (PeerId, Option<Vec<Vec<u8>>>);
 
 /// Progress watch for [`CATCH_UP_AFTER`].
 struct CatchUp {
@@ -201,8 +205,8 @@ pub(crate) struct Driver {
     commands: mpsc::Receiver<Command>,
     timers_tx: mpsc::UnboundedSender<TimerId>,
     timers: mpsc::UnboundedReceiver<TimerId>,
-    fetched_tx: mpsc::UnboundedSender<Vec<Vec<u8>>>,
-    fetched: mpsc::UnboundedReceiver<Vec<Vec<u8>>>,
+    fetched_tx: mpsc::UnboundedSender<FetchAnswer>,
+    fetched: mpsc::UnboundedReceiver<FetchAnswer>,
     certified_tx: mpsc::UnboundedSender<CertifiedAnswer>,
     certified: mpsc::UnboundedReceiver<CertifiedAnswer>,
     catch_up: CatchUp,
@@ -211,7 +215,8 @@ pub(crate) struct Driver {
     nonce: u64,
     blocked: HashSet<PeerId>,
     submitted: HashMap<Hash, Instant>,
-    fetch_rotation: usize,
+    /// Whom to ask for vertices and milestones.
+    peer_book: PeerBook<PeerId>,
     last_view: u64,
     status: watch::Sender<NodeStatus>,
 }
@@ -284,7 +289,7 @@ impl Driver {
             nonce: now_ms(),
             blocked: HashSet::new(),
             submitted: HashMap::new(),
-            fetch_rotation: 0,
+            peer_book: PeerBook::default(),
             last_view: 0,
             status: watch::channel(NodeStatus::default()).0,
         };
@@ -349,7 +354,7 @@ impl Driver {
                 Some(event) = self.events.recv() => self.on_network_burst(event),
                 Some(id) = self.timers.recv() => self.call(|v, now| v.handle(ChainEvent::Timeout(id), now)),
                 Some(command) = self.commands.recv() => self.on_commands(command),
-                Some(batch) = self.fetched.recv() => self.on_vertices(&batch),
+                Some(answer) = self.fetched.recv() => self.on_fetched(answer),
                 Some(answer) = self.certified.recv() => self.on_certified(answer),
                 _ = tick.tick() => {
                     self.maybe_catch_up();
@@ -447,10 +452,25 @@ impl Driver {
         }
     }
 
-    fn on_vertices(&mut self, batch: &[Vec<u8>]) -> itc_chain::Result<Vec<Output>> {
-        let (results, outputs) = self.call(|v, now| v.receive_vertices(batch, now))?;
-        for r in results.iter().filter_map(|r| r.as_ref().err()) {
-            tracing::debug!("vertex refused: {r}");
+    /// Admits the vertices a peer answered a fetch with, and notes what the answer was worth:
+    /// nothing (failed, refused, empty) or a vertex no honest node sends makes the peer wait
+    /// its turn longer; something new clears its record; vertices that arrived meanwhile by
+    /// gossip count for neither.
+    fn on_fetched(&mut self, (peer, answer): FetchAnswer) -> itc_chain::Result<Vec<Output>> {
+        let Some(batch) = answer.filter(|b| !b.is_empty()) else {
+            self.peer_book.record(peer, Answer::Useless, now_ms());
+            return Ok(Vec::new());
+        };
+        let (results, outputs) = self.call(|v, now| v.receive_vertices(&batch, now))?;
+        let mut invalid = false;
+        for e in results.iter().filter_map(|r| r.as_ref().err()) {
+            invalid |= e.is_invalid_by_itself();
+            tracing::debug!(%peer, "fetched vertex refused: {e}");
+        }
+        if invalid {
+            self.peer_book.record(peer, Answer::Useless, now_ms());
+        } else if results.iter().any(|r| r.is_ok()) {
+            self.peer_book.record(peer, Answer::Useful, now_ms());
         }
         Ok(outputs)
     }
@@ -492,11 +512,22 @@ impl Driver {
         if !batch.is_empty() {
             let (results, out) = self.call(|v, now| v.receive_vertices(&batch, now))?;
             for (id, source, range) in messages {
-                let new =
-                    results.get(range).unwrap_or_default().iter().filter(|r| r.is_ok()).count();
+                let results = results.get(range).unwrap_or_default();
                 // A message is forwarded when it brought something new and valid; one whose
-                // vertices this node already had is not harmful, only late.
-                let verdict = if new > 0 { Validation::Accept } else { Validation::Ignore };
+                // vertices this node already had is not harmful, only late. One holding a vertex
+                // no honest node accepts is rejected, which lowers the relaying peer's gossip
+                // score (see `network::behaviour`).
+                let verdict = if results
+                    .iter()
+                    .any(|r| r.as_ref().is_err_and(itc_chain::Error::is_invalid_by_itself))
+                {
+                    tracing::debug!(%source, "gossip with an invalid vertex");
+                    Validation::Reject
+                } else if results.iter().any(|r| r.is_ok()) {
+                    Validation::Accept
+                } else {
+                    Validation::Ignore
+                };
                 self.report(id, source, verdict);
             }
             for e in results.iter().filter_map(|r| r.as_ref().err()) {
@@ -582,6 +613,7 @@ impl Driver {
                     s.peers.remove(&peer);
                     s.peers.len()
                 };
+                self.peer_book.forget(&peer);
                 self.metrics.set_peers(n);
                 tracing::info!(%peer, peers = n, "peer disconnected");
                 Ok(Vec::new())
@@ -641,17 +673,14 @@ impl Driver {
         self.publish(Topic::Consensus, envelope.encode());
     }
 
-    /// The next reachable peer, in rotation.
+    /// The next reachable peer to ask, in rotation, passing over those whose recent answers
+    /// were useless (see [`PeerBook`]).
     fn next_peer(&mut self) -> Option<PeerId> {
         let peers: Vec<PeerId> = {
             let s = self.lock();
             s.peers.iter().filter(|p| !self.blocked.contains(*p)).copied().collect()
         };
-        if peers.is_empty() {
-            return None;
-        }
-        self.fetch_rotation = self.fetch_rotation.wrapping_add(1);
-        Some(peers[self.fetch_rotation % peers.len()])
+        self.peer_book.pick(&peers, now_ms())
     }
 
     /// Asks a peer's store for certified milestones when finality has not moved for
@@ -691,20 +720,25 @@ impl Driver {
                     None
                 }
             };
-            let _ = tx.send(answer);
+            let _ = tx.send((peer, answer));
         });
     }
 
     /// Hands a peer's certified milestones to the validator; a full answer means there may be
-    /// more, so the next request leaves at once.
-    fn on_certified(&mut self, answer: CertifiedAnswer) -> itc_chain::Result<Vec<Output>> {
+    /// more, so the next request leaves at once. A failed or empty answer makes the peer wait
+    /// its turn longer (see [`PeerBook`]); one that moved the replica on clears its record.
+    fn on_certified(&mut self, (peer, answer): CertifiedAnswer) -> itc_chain::Result<Vec<Output>> {
         self.catch_up.in_flight = false;
-        let Some(list) = answer.filter(|l| !l.is_empty()) else { return Ok(Vec::new()) };
+        let Some(list) = answer.filter(|l| !l.is_empty()) else {
+            self.peer_book.record(peer, Answer::Useless, now_ms());
+            return Ok(Vec::new());
+        };
         let full = list.len() == MAX_MILESTONES_PER_REQUEST;
         let before = self.lock().v.consensus().last_committed().0;
         let outputs = self.call(|v, now| v.receive_certified(list, now))?;
         let after = self.lock().v.consensus().last_committed().0;
         if after > before {
+            self.peer_book.record(peer, Answer::Useful, now_ms());
             tracing::info!(from = before + 1, to = after, "caught up from a peer's store");
             if full {
                 self.request_certified();
@@ -720,13 +754,18 @@ impl Driver {
             let client = self.client.clone();
             let tx = self.fetched_tx.clone();
             tokio::spawn(async move {
-                match client.request(peer, Request::Vertices(list)).await {
-                    Ok(Response::Vertices(vs)) => {
-                        let _ = tx.send(vs.iter().map(Encode::encode).collect());
+                let answer = match client.request(peer, Request::Vertices(list)).await {
+                    Ok(Response::Vertices(vs)) => Some(vs.iter().map(Encode::encode).collect()),
+                    Ok(other) => {
+                        tracing::debug!(%peer, "fetch answered {other:?}");
+                        None
                     }
-                    Ok(other) => tracing::debug!(%peer, "fetch answered {other:?}"),
-                    Err(e) => tracing::debug!(%peer, "fetch failed: {e}"),
-                }
+                    Err(e) => {
+                        tracing::debug!(%peer, "fetch failed: {e}");
+                        None
+                    }
+                };
+                let _ = tx.send((peer, answer));
             });
         }
     }

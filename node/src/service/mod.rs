@@ -11,6 +11,7 @@
 mod adapters;
 mod api;
 mod driver;
+mod peers;
 
 pub use driver::{now_ms, NodeStatus};
 pub mod spec;
