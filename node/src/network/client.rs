@@ -58,6 +58,16 @@ pub(crate) enum Command {
         peer: PeerId,
         reply: oneshot::Sender<Option<f64>>,
     },
+    Ban {
+        peer: PeerId,
+        reason: String,
+    },
+    Unban {
+        peer: PeerId,
+    },
+    Banned {
+        reply: oneshot::Sender<Vec<PeerId>>,
+    },
 }
 
 /// Sends commands to the [`super::EventLoop`]. Cheap to clone.
@@ -177,5 +187,22 @@ impl Client {
     /// `PeerScoreThresholds::graylist_threshold` (-80) everything the peer gossips is ignored.
     pub async fn peer_score(&self, peer: PeerId) -> Result<Option<f64>> {
         self.call(|reply| Command::PeerScore { peer, reply }).await
+    }
+
+    /// Bans `peer` for the configured `ban_duration`: its connections close and it cannot
+    /// connect again (either way) until the ban ends. For a peer that sent what no honest node
+    /// sends; `reason` goes to the log. A later ban of the same peer restarts the period.
+    pub fn ban(&self, peer: PeerId, reason: impl Into<String>) {
+        self.detach(Command::Ban { peer, reason: reason.into() });
+    }
+
+    /// Lifts a ban before it ends (an operator's decision).
+    pub fn unban(&self, peer: PeerId) {
+        self.detach(Command::Unban { peer });
+    }
+
+    /// The peers banned now.
+    pub async fn banned(&self) -> Result<Vec<PeerId>> {
+        self.call(|reply| Command::Banned { reply }).await
     }
 }

@@ -11,8 +11,9 @@ use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::swarm::{DialError, SwarmEvent};
 use libp2p::{identify, Multiaddr, PeerId, Swarm};
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
-use super::behaviour::{identify_version, kad_protocol, Behaviour, BehaviourEvent};
+use super::behaviour::{identify_version, kad_protocol, score_params, Behaviour, BehaviourEvent};
 use super::client::Command;
 use super::{network_err, Config, Event, Response, Topic, Validation};
 use crate::{Error, Result};
@@ -29,11 +30,24 @@ pub struct EventLoop {
     pending_requests: HashMap<OutboundRequestId, oneshot::Sender<Result<Response>>>,
     pending_start_providing: HashMap<QueryId, oneshot::Sender<Result<()>>>,
     pending_get_providers: HashMap<QueryId, oneshot::Sender<Result<HashSet<PeerId>>>>,
+    /// Banned peers and when each ban ends.
+    bans: HashMap<PeerId, Instant>,
+    /// A gossip score below this bans the peer (gossipsub's graylist threshold: by then it has
+    /// relayed several messages no honest node forwards).
+    ban_score: f64,
 }
 
 impl std::fmt::Debug for EventLoop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EventLoop").field("local_peer_id", self.swarm.local_peer_id()).finish()
+    }
+}
+
+/// Sleeps until `at`, or forever if `None`.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -49,6 +63,7 @@ impl EventLoop {
         events: mpsc::Sender<Event>,
     ) -> Self {
         let topics = Topic::ALL.iter().map(|t| (config.topic(*t).hash(), *t)).collect();
+        let ban_score = score_params(&config).1.graylist_threshold;
         EventLoop {
             swarm,
             config,
@@ -60,19 +75,52 @@ impl EventLoop {
             pending_requests: HashMap::new(),
             pending_start_providing: HashMap::new(),
             pending_get_providers: HashMap::new(),
+            bans: HashMap::new(),
+            ban_score,
         }
     }
 
     /// Runs until every client is dropped.
     pub async fn run(mut self) {
         loop {
+            let ban_ends = self.bans.values().min().copied();
             tokio::select! {
                 event = self.swarm.select_next_some() => self.handle_swarm_event(event).await,
                 command = self.commands.recv() => match command {
                     Some(command) => self.handle_command(command),
                     None => return,
                 },
+                _ = sleep_until_some(ban_ends) => self.end_bans(),
             }
+        }
+    }
+
+    /// Disconnects `peer` and refuses it until `ban_duration` from now.
+    fn ban(&mut self, peer: PeerId, reason: &str) {
+        if peer == *self.swarm.local_peer_id() {
+            return;
+        }
+        let until = Instant::now() + self.config.ban_duration;
+        self.swarm.behaviour_mut().blocked.block_peer(peer);
+        if self.bans.insert(peer, until).is_none() {
+            tracing::warn!(target: "itc_node::network", %peer, "banned for {:?}: {reason}", self.config.ban_duration);
+        }
+    }
+
+    fn unban(&mut self, peer: PeerId) {
+        if self.bans.remove(&peer).is_some() {
+            self.swarm.behaviour_mut().blocked.unblock_peer(peer);
+            tracing::info!(target: "itc_node::network", %peer, "ban lifted");
+        }
+    }
+
+    /// Lifts the bans whose time is up.
+    fn end_bans(&mut self) {
+        let now = Instant::now();
+        let due: Vec<PeerId> =
+            self.bans.iter().filter(|(_, until)| **until <= now).map(|(p, _)| *p).collect();
+        for peer in due {
+            self.unban(peer);
         }
     }
 
@@ -93,6 +141,12 @@ impl EventLoop {
                     ))));
                 }
             },
+            Command::Dial { peer, addr: _, reply } if self.bans.contains_key(&peer) => {
+                let _ = reply.send(Err(Error::Network(format!(
+                    "cannot dial {peer}: this node banned it (in the block list) for sending \
+                     invalid data; the ban ends by itself, or lift it with an unban"
+                ))));
+            }
             Command::Dial { peer, addr, reply } => {
                 self.swarm.behaviour_mut().kademlia.add_address(&peer, addr.clone());
                 match self.swarm.dial(DialOpts::peer_id(peer).addresses(vec![addr.clone()]).build())
@@ -146,6 +200,16 @@ impl EventLoop {
                     acceptance,
                 );
                 let _ = reply.send(known);
+                if verdict == Validation::Reject {
+                    // Gossipsub only ignores a graylisted peer; this node also cuts it off.
+                    let score = self.swarm.behaviour().gossipsub.peer_score(&source);
+                    if let Some(score) = score.filter(|s| *s < self.ban_score) {
+                        self.ban(
+                            source,
+                            &format!("gossip score {score:.0} after relaying invalid messages"),
+                        );
+                    }
+                }
             }
             Command::Request { peer, request, reply } => {
                 let id = self.swarm.behaviour_mut().request_response.send_request(&peer, request);
@@ -186,6 +250,11 @@ impl EventLoop {
             }
             Command::PeerScore { peer, reply } => {
                 let _ = reply.send(self.swarm.behaviour().gossipsub.peer_score(&peer));
+            }
+            Command::Ban { peer, reason } => self.ban(peer, &reason),
+            Command::Unban { peer } => self.unban(peer),
+            Command::Banned { reply } => {
+                let _ = reply.send(self.bans.keys().copied().collect());
             }
         }
     }

@@ -17,10 +17,16 @@
 //! application reports a [`Validation`] with [`Client::report_validation`]: only `Accept`ed messages
 //! are forwarded. `Ignore` drops a message; `Reject` also lowers the relaying peer's gossip
 //! score (gossipsub v1.1 peer scoring, parameters in `behaviour::score_params`): a few rejected
-//! messages in a row put the peer under the graylist threshold, and gossipsub ignores it until
-//! its count decays ([`Client::peer_score`] reads a score). Reject only what no honest node would
-//! accept. Messages over the topic's size limit are rejected by the event loop before the
-//! application sees them.
+//! messages in a row put the peer under the graylist threshold, and this node bans it
+//! ([`Client::peer_score`] reads a score). Reject only what no honest node would accept. Messages
+//! over the topic's size limit are rejected by the event loop before the application sees them.
+//!
+//! **Bans.** [`Client::ban`] (the application's call, for a peer that answered a request with
+//! forged data) and a gossip score under the graylist threshold put a peer on libp2p's block
+//! list for [`Config::ban_duration`] (10 minutes by default): its connections close, its dials
+//! are refused and this node does not dial it (the dial fails saying why). A ban ends by itself
+//! or with [`Client::unban`]; [`Client::banned`] lists the banned peers. Bans live in memory: a
+//! restart forgets them.
 //!
 //! **Requests.** [`Request`] / [`Response`] over the `/itc/<chain>/sync/1` protocol, SCALE with size
 //! limits ([`protocol`]). Inbound requests arrive as [`Event::InboundRequest`]; answer with
@@ -77,6 +83,8 @@ pub struct Config {
     pub idle_connection_timeout: Duration,
     /// Capacity of the event channel; the event loop waits when the application lags behind.
     pub event_buffer: usize,
+    /// How long a banned peer stays disconnected and refused (see [`Client::ban`]).
+    pub ban_duration: Duration,
 }
 
 impl Config {
@@ -93,6 +101,7 @@ impl Config {
             gossip_heartbeat: Duration::from_millis(700),
             idle_connection_timeout: Duration::from_secs(60),
             event_buffer: 1024,
+            ban_duration: Duration::from_secs(600),
         }
     }
 

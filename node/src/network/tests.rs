@@ -56,6 +56,24 @@ impl Node {
         .expect("timed out waiting for a network event")
     }
 
+    /// Dials `other`, which banned this node: the connection never opens on `other`'s side (it
+    /// may open here for a moment, until `other` closes it after the handshake).
+    async fn refused_by(&mut self, other: &mut Node) {
+        let other_id = other.client.local_peer_id();
+        let dialled = timeout(GUARD, self.client.dial(other_id, other.addr.clone().unwrap()));
+        if dialled.await.unwrap().is_ok() {
+            self.next(|e| matches!(e, Event::PeerDisconnected(p) if p == other_id).then_some(()))
+                .await;
+        }
+        let me = self.client.local_peer_id();
+        while let Ok(event) = other.events.try_recv() {
+            assert!(
+                !matches!(event, Event::PeerConnected(p) if p == me),
+                "a banned peer connected"
+            );
+        }
+    }
+
     /// Waits until every peer in `peers` has subscribed to `topic`, in any order.
     async fn subscribed(&mut self, peers: &[PeerId], topic: Topic) {
         let mut waiting: std::collections::HashSet<PeerId> = peers.iter().copied().collect();
@@ -130,16 +148,17 @@ async fn gossip_is_forwarded_only_after_the_application_accepts_it() {
 }
 
 #[tokio::test]
-async fn a_peer_relaying_rejected_gossip_is_graylisted() {
+async fn a_peer_relaying_rejected_gossip_is_graylisted_and_banned() {
     let mut b = node(12, "test", true).await;
-    let mut a = node(11, "test", false).await;
+    let mut a = node(11, "test", true).await;
     let mut c = node(13, "test", false).await;
-    let (a_id, c_id) = (a.client.local_peer_id(), c.client.local_peer_id());
+    let (a_id, b_id, c_id) =
+        (a.client.local_peer_id(), b.client.local_peer_id(), c.client.local_peer_id());
     a.dial(&b).await;
     c.dial(&b).await;
     b.subscribed(&[a_id, c_id], Topic::Vertices).await;
-    a.subscribed(&[b.client.local_peer_id()], Topic::Vertices).await;
-    c.subscribed(&[b.client.local_peer_id()], Topic::Vertices).await;
+    a.subscribed(&[b_id], Topic::Vertices).await;
+    c.subscribed(&[b_id], Topic::Vertices).await;
     let graylist = libp2p::gossipsub::PeerScoreThresholds::default().graylist_threshold;
     let score = |n: &Node, peer| {
         let client = n.client.clone();
@@ -155,7 +174,12 @@ async fn a_peer_relaying_rejected_gossip_is_graylisted() {
         assert!(b.client.report_validation(id, source, Validation::Reject).await.unwrap());
         let s = score(&b, a_id).await;
         assert_eq!(s < graylist, k == 2, "score {s} after {} rejected messages", k + 1);
+        assert_eq!(b.client.banned().await.unwrap().contains(&a_id), k == 2);
     }
+    // ... and B, rather than only ignoring A, cuts it off: A cannot come back.
+    b.next(|e| matches!(e, Event::PeerDisconnected(p) if p == a_id).then_some(())).await;
+    a.next(|e| matches!(e, Event::PeerDisconnected(p) if p == b_id).then_some(())).await;
+    a.refused_by(&mut b).await;
 
     // An honest peer earns credit for a first delivery the application accepts.
     let good = vertex(1).encode();
@@ -165,11 +189,47 @@ async fn a_peer_relaying_rejected_gossip_is_graylisted() {
     assert!(b.client.report_validation(id, source, Validation::Accept).await.unwrap());
     assert!(score(&b, c_id).await > 0.0);
 
-    // B now drops what A gossips: A's next message, published before C's, never arrives.
-    a.client.publish(Topic::Vertices, vertex(2).encode()).await.unwrap();
-    c.client.publish(Topic::Vertices, vertex(3).encode()).await.unwrap();
-    let (_, source, _, data) = b.gossip().await;
-    assert_eq!((source, data), (c_id, vertex(3).encode()));
+    // Lifting the ban lets A connect again.
+    b.client.unban(a_id);
+    assert!(b.client.banned().await.unwrap().is_empty());
+    a.dial(&b).await;
+}
+
+#[tokio::test]
+async fn a_ban_closes_connections_both_ways_and_ends_on_its_own() {
+    let mut a = node(14, "test", true).await;
+    let mut b = node(15, "test", true).await;
+    let (a_id, b_id) = (a.client.local_peer_id(), b.client.local_peer_id());
+    b.dial(&a).await;
+    a.next(|e| matches!(e, Event::PeerConnected(p) if p == b_id).then_some(())).await;
+    a.client.ban(b_id, "test");
+    a.next(|e| matches!(e, Event::PeerDisconnected(p) if p == b_id).then_some(())).await;
+    b.next(|e| matches!(e, Event::PeerDisconnected(p) if p == a_id).then_some(())).await;
+    assert_eq!(a.client.banned().await.unwrap(), vec![b_id]);
+    // Refused whoever dials.
+    b.refused_by(&mut a).await;
+    let outbound = timeout(GUARD, a.client.dial(b_id, b.addr.clone().unwrap())).await.unwrap();
+    let err = outbound.expect_err("dialled a banned peer");
+    assert!(err.to_string().contains("block list"), "{err}");
+
+    // A ban of no duration ends at the event loop's next turn.
+    let mut c = node(16, "test", true).await;
+    let mut config = Config::new(Keypair::ed25519_from_bytes([17; 32]).unwrap(), "test");
+    config.ban_duration = Duration::ZERO;
+    let (client, _events, event_loop) = new(config).unwrap();
+    tokio::spawn(event_loop.run());
+    let c_id = c.client.local_peer_id();
+    client.dial(c_id, c.addr.clone().unwrap()).await.unwrap();
+    c.next(|e| matches!(e, Event::PeerConnected(_)).then_some(())).await;
+    client.ban(c_id, "test");
+    timeout(GUARD, async {
+        while !client.banned().await.unwrap().is_empty() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the ban never ended");
+    timeout(GUARD, client.dial(c_id, c.addr.clone().unwrap())).await.unwrap().unwrap();
 }
 
 #[tokio::test]

@@ -453,22 +453,28 @@ impl Driver {
     }
 
     /// Admits the vertices a peer answered a fetch with, and notes what the answer was worth:
-    /// nothing (failed, refused, empty) or a vertex no honest node sends makes the peer wait
-    /// its turn longer; something new clears its record; vertices that arrived meanwhile by
-    /// gossip count for neither.
+    /// nothing (failed, refused, empty) makes the peer wait its turn longer; a vertex no honest
+    /// node sends also bans it (the network's `ban_duration`); something new clears its record;
+    /// vertices that arrived meanwhile by gossip count for neither.
     fn on_fetched(&mut self, (peer, answer): FetchAnswer) -> itc_chain::Result<Vec<Output>> {
         let Some(batch) = answer.filter(|b| !b.is_empty()) else {
             self.peer_book.record(peer, Answer::Useless, now_ms());
             return Ok(Vec::new());
         };
         let (results, outputs) = self.call(|v, now| v.receive_vertices(&batch, now))?;
-        let mut invalid = false;
+        let mut invalid = None;
         for e in results.iter().filter_map(|r| r.as_ref().err()) {
-            invalid |= e.is_invalid_by_itself();
+            if e.is_invalid_by_itself() && invalid.is_none() {
+                invalid = Some(e.to_string());
+            }
             tracing::debug!(%peer, "fetched vertex refused: {e}");
         }
-        if invalid {
+        if let Some(reason) = invalid {
+            // An honest node stores (and so serves) only vertices it checked: this peer forged
+            // or corrupted the answer. Ask others, and cut it off for a while.
             self.peer_book.record(peer, Answer::Useless, now_ms());
+            self.client
+                .ban(peer, format!("answered a vertex request with an invalid vertex: {reason}"));
         } else if results.iter().any(|r| r.is_ok()) {
             self.peer_book.record(peer, Answer::Useful, now_ms());
         }
@@ -726,7 +732,8 @@ impl Driver {
 
     /// Hands a peer's certified milestones to the validator; a full answer means there may be
     /// more, so the next request leaves at once. A failed or empty answer makes the peer wait
-    /// its turn longer (see [`PeerBook`]); one that moved the replica on clears its record.
+    /// its turn longer (see [`PeerBook`]), one with a certificate that does not verify also bans
+    /// it; one that moved the replica on clears its record.
     fn on_certified(&mut self, (peer, answer): CertifiedAnswer) -> itc_chain::Result<Vec<Output>> {
         self.catch_up.in_flight = false;
         let Some(list) = answer.filter(|l| !l.is_empty()) else {
@@ -734,9 +741,22 @@ impl Driver {
             return Ok(Vec::new());
         };
         let full = list.len() == MAX_MILESTONES_PER_REQUEST;
-        let before = self.lock().v.consensus().last_committed().0;
+        let (before, rejected) = {
+            let shared = self.lock();
+            (shared.v.consensus().last_committed().0, shared.v.consensus().stats().rejected)
+        };
         let outputs = self.call(|v, now| v.receive_certified(list, now))?;
-        let after = self.lock().v.consensus().last_committed().0;
+        let (after, rejected_now) = {
+            let shared = self.lock();
+            (shared.v.consensus().last_committed().0, shared.v.consensus().stats().rejected)
+        };
+        if rejected_now > rejected {
+            // The replica checks a certificate only for a milestone that extends its chain in
+            // the same epoch, so the committee is the one that signed: the answer was forged.
+            self.peer_book.record(peer, Answer::Useless, now_ms());
+            self.client
+                .ban(peer, "answered a milestone request with an invalid finality certificate");
+        }
         if after > before {
             self.peer_book.record(peer, Answer::Useful, now_ms());
             tracing::info!(from = before + 1, to = after, "caught up from a peer's store");

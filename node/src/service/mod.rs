@@ -94,6 +94,9 @@ pub struct Node {
     pub peer_id: PeerId,
     /// The genesis hash of its chain.
     pub genesis_hash: Hash,
+    /// The chain's name in the network's protocols and topics (`network::Config::chain_id`).
+    pub chain_id: String,
+    network: network::Client,
     stop: watch::Sender<bool>,
     control: mpsc::Sender<driver::Command>,
     shared: Arc<std::sync::Mutex<driver::Shared>>,
@@ -160,6 +163,11 @@ impl Node {
         self.shared().peers.len()
     }
 
+    /// The peers this node banned for sending invalid data (see `network::Client::ban`).
+    pub async fn banned_peers(&self) -> Result<Vec<PeerId>> {
+        self.network.banned().await
+    }
+
     /// Drops every message from and to these peers (a network partition, for tests); an empty
     /// list heals it.
     pub async fn block_peers(&self, peers: Vec<PeerId>) -> Result<()> {
@@ -189,7 +197,8 @@ pub async fn start(cfg: ServiceConfig) -> Result<Node> {
     let keypair =
         network::load_or_create_keypair(&cfg.base_path.join("network").join("secret_ed25519"))?;
     let chain_id = format!("{}-{}", cfg.spec.name, &genesis_hash.to_hex()[..16]);
-    let (client, events, event_loop) = network::new(network::Config::new(keypair, chain_id))?;
+    let (client, events, event_loop) =
+        network::new(network::Config::new(keypair, chain_id.clone()))?;
     let validator_id = validator.id().to_ss58_default();
     // Every line the node logs names it (several run in one process in tests and benches).
     let span = tracing::info_span!("node", id = %&validator_id[..8]);
@@ -219,6 +228,7 @@ pub async fn start(cfg: ServiceConfig) -> Result<Node> {
         None => None,
     };
     let (stop, stop_rx) = watch::channel(false);
+    let network = client.clone();
     let handles = driver::Driver::build(
         validator,
         store.clone(),
@@ -241,6 +251,8 @@ pub async fn start(cfg: ServiceConfig) -> Result<Node> {
         listen_addrs,
         peer_id,
         genesis_hash,
+        chain_id,
+        network,
         stop,
         control,
         shared,

@@ -1,0 +1,148 @@
+//! A peer that sends what no honest node sends is cut off, end to end: a validator (real libp2p,
+//! RocksDB and driver) bans a peer that gossips forged vertices once its gossip score falls
+//! below the graylist threshold, and at once a peer that answers its vertex request with a
+//! forged vertex. Neither forgery reaches the DAG, and the validator keeps finalising.
+use std::time::Duration;
+
+use itc_node::cli::client::signed_transfer;
+use itc_node::network::{self, Event, PeerId, Response, Topic};
+use itc_node::service::wire::VertexBatch;
+use itc_primitives::{BoundedVec, Hash, Vertex};
+use itc_tests::{dev, LocalNet, Rpc};
+use jsonrpsee::rpc_params;
+use parity_scale_codec::Encode;
+use tokio::sync::mpsc::Receiver;
+use tokio::time::timeout;
+
+const GUARD: Duration = Duration::from_secs(60);
+
+/// Leading zero bits mined into every vertex here: above any level the dev chain asks of a
+/// fresh account.
+const POW_BITS: u32 = 16;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+/// A transfer from //Eve with `nonce` over `parents`, its PoW mined; with its signature broken
+/// first (and the PoW mined over the broken transaction) if `forge`.
+fn vertex(genesis: Hash, nonce: u64, parents: Vec<Hash>, forge: bool) -> Vertex {
+    let mut tx = signed_transfer(&dev("Eve"), genesis, nonce, dev("Ferdie").public(), 1, 0);
+    if forge {
+        tx.signature.0[0] ^= 0x01;
+    }
+    let (pow_nonce, _) = Vertex::mine(&tx.hash(), &parents, POW_BITS, 0, u64::MAX).unwrap();
+    Vertex { tx, parents: BoundedVec::new(parents).unwrap(), pow_nonce }
+}
+
+/// A bare network peer on the validator's chain, connected to it and subscribed to vertices.
+async fn rogue(chain_id: &str, validator: PeerId, addr: network::Multiaddr) -> Rogue {
+    let dir = tempfile::tempdir().unwrap();
+    let keypair = network::load_or_create_keypair(&dir.path().join("key")).unwrap();
+    let (client, events, event_loop) =
+        network::new(network::Config::new(keypair, chain_id)).unwrap();
+    tokio::spawn(event_loop.run());
+    client.dial(validator, addr).await.unwrap();
+    let mut rogue = Rogue { client, events };
+    rogue
+        .next(|e| {
+            matches!(e, Event::PeerSubscribed { peer, topic: Topic::Vertices } if peer == validator)
+                .then_some(())
+        })
+        .await;
+    rogue
+}
+
+struct Rogue {
+    client: network::Client,
+    events: Receiver<Event>,
+}
+
+impl Rogue {
+    async fn next<T>(&mut self, mut f: impl FnMut(Event) -> Option<T>) -> T {
+        timeout(GUARD, async {
+            loop {
+                if let Some(t) = f(self.events.recv().await.expect("rogue's network stopped")) {
+                    return t;
+                }
+            }
+        })
+        .await
+        .expect("timed out waiting for a network event")
+    }
+
+    async fn gossip(&self, vertices: &[&Vertex]) {
+        let batch = VertexBatch(vertices.iter().map(|v| v.encode()).collect());
+        self.client.publish(Topic::Vertices, batch.encode()).await.unwrap();
+    }
+}
+
+#[test]
+fn peers_sending_forged_vertices_are_banned_and_the_forgeries_never_land() {
+    runtime().block_on(async {
+        let net = LocalNet::start(1).await.unwrap();
+        net.wait_height(&[0], 1).await.unwrap();
+        let node = net.node(0);
+        let (genesis, validator, addr) =
+            (node.genesis_hash, node.peer_id, node.listen_addrs[0].clone());
+        let rpc = Rpc::to(node).unwrap();
+        let tips: Vec<Hash> = serde_json::from_value::<Vec<String>>(
+            rpc.call("dag_tips", rpc_params![]).await.unwrap(),
+        )
+        .unwrap()
+        .iter()
+        .map(|h| Hash::from_hex(h).unwrap())
+        .collect();
+        let vertex_known = |hash: Hash| {
+            let rpc = &rpc;
+            async move {
+                !rpc.call("dag_getVertex", rpc_params![hash.to_hex()]).await.unwrap().is_null()
+            }
+        };
+
+        // A gossips forged vertices over real tips: the third rejection bans it.
+        let mut a = rogue(&node.chain_id, validator, addr.clone()).await;
+        let a_id = a.client.local_peer_id();
+        let forged: Vec<Vertex> = (0..3).map(|n| vertex(genesis, n, tips.clone(), true)).collect();
+        for v in &forged {
+            a.gossip(&[v]).await;
+        }
+        a.next(|e| matches!(e, Event::PeerDisconnected(p) if p == validator).then_some(())).await;
+        assert_eq!(node.banned_peers().await.unwrap(), vec![a_id]);
+        for v in &forged {
+            assert!(!vertex_known(v.hash()).await, "a forged vertex entered the DAG");
+        }
+
+        // B gossips a valid vertex whose parents the validator lacks, so the validator asks B
+        // for them; B answers with a forgery and is banned at once.
+        let mut b = rogue(&node.chain_id, validator, addr).await;
+        let b_id = b.client.local_peer_id();
+        let missing = Hash([0x5a; 32]);
+        let orphan = vertex(genesis, 10, vec![missing], false);
+        b.gossip(&[&orphan]).await;
+        let (request, channel) = b
+            .next(|e| match e {
+                Event::InboundRequest { peer, request, channel } if peer == validator => {
+                    Some((request, channel))
+                }
+                _ => None,
+            })
+            .await;
+        assert_eq!(request, network::Request::Vertices(BoundedVec::new(vec![missing]).unwrap()));
+        let forgery = vertex(genesis, 11, tips.clone(), true);
+        let answer = Response::Vertices(BoundedVec::new(vec![forgery.clone()]).unwrap());
+        b.client.respond(channel, answer).await.unwrap();
+        b.next(|e| matches!(e, Event::PeerDisconnected(p) if p == validator).then_some(())).await;
+        let mut banned = node.banned_peers().await.unwrap();
+        banned.sort();
+        let mut expected = vec![a_id, b_id];
+        expected.sort();
+        assert_eq!(banned, expected);
+        assert!(!vertex_known(forgery.hash()).await, "the forged answer entered the DAG");
+
+        // The validator carries on.
+        let height = node.finalized_number();
+        net.wait_height(&[0], height + 2).await.unwrap();
+        net.shutdown().await.unwrap();
+    });
+}
