@@ -1,12 +1,13 @@
 //! A peer that sends what no honest node sends is cut off, end to end: a validator (real libp2p,
 //! RocksDB and driver) bans a peer that gossips forged vertices once its gossip score falls
 //! below the graylist threshold, and at once a peer that answers its vertex request with a
-//! forged vertex. Neither forgery reaches the DAG, and the validator keeps finalising.
+//! forged vertex, or that gossips undecodable consensus messages. No forgery reaches the DAG,
+//! and the validator keeps finalising.
 use std::time::Duration;
 
 use itc_node::cli::client::signed_transfer;
 use itc_node::network::{self, Event, PeerId, Response, Topic};
-use itc_node::service::wire::VertexBatch;
+use itc_node::service::wire::{ConsensusEnvelope, VertexBatch};
 use itc_primitives::{BoundedVec, Hash, Vertex};
 use itc_tests::{dev, LocalNet, Rpc};
 use jsonrpsee::rpc_params;
@@ -35,7 +36,7 @@ fn vertex(genesis: Hash, nonce: u64, parents: Vec<Hash>, forge: bool) -> Vertex 
     Vertex { tx, parents: BoundedVec::new(parents).unwrap(), pow_nonce }
 }
 
-/// A bare network peer on the validator's chain, connected to it and subscribed to vertices.
+/// A bare network peer on the validator's chain, connected to it and subscribed to both topics.
 async fn rogue(chain_id: &str, validator: PeerId, addr: network::Multiaddr) -> Rogue {
     let dir = tempfile::tempdir().unwrap();
     let keypair = network::load_or_create_keypair(&dir.path().join("key")).unwrap();
@@ -44,12 +45,18 @@ async fn rogue(chain_id: &str, validator: PeerId, addr: network::Multiaddr) -> R
     tokio::spawn(event_loop.run());
     client.dial(validator, addr).await.unwrap();
     let mut rogue = Rogue { client, events };
-    rogue
-        .next(|e| {
-            matches!(e, Event::PeerSubscribed { peer, topic: Topic::Vertices } if peer == validator)
-                .then_some(())
-        })
-        .await;
+    let mut topics = Vec::new();
+    while topics.len() < 2 {
+        let topic = rogue
+            .next(|e| match e {
+                Event::PeerSubscribed { peer, topic } if peer == validator => Some(topic),
+                _ => None,
+            })
+            .await;
+        if !topics.contains(&topic) {
+            topics.push(topic);
+        }
+    }
     rogue
 }
 
@@ -115,7 +122,7 @@ fn peers_sending_forged_vertices_are_banned_and_the_forgeries_never_land() {
 
         // B gossips a valid vertex whose parents the validator lacks, so the validator asks B
         // for them; B answers with a forgery and is banned at once.
-        let mut b = rogue(&node.chain_id, validator, addr).await;
+        let mut b = rogue(&node.chain_id, validator, addr.clone()).await;
         let b_id = b.client.local_peer_id();
         let missing = Hash([0x5a; 32]);
         let orphan = vertex(genesis, 10, vec![missing], false);
@@ -139,6 +146,16 @@ fn peers_sending_forged_vertices_are_banned_and_the_forgeries_never_land() {
         expected.sort();
         assert_eq!(banned, expected);
         assert!(!vertex_known(forgery.hash()).await, "the forged answer entered the DAG");
+
+        // C gossips consensus envelopes whose message is garbage: never forwarded, and banned.
+        let mut c = rogue(&node.chain_id, validator, node.listen_addrs[0].clone()).await;
+        let c_id = c.client.local_peer_id();
+        for nonce in 0..3 {
+            let envelope = ConsensusEnvelope { to: None, nonce, message: vec![0xff; 40] };
+            c.client.publish(Topic::Consensus, envelope.encode()).await.unwrap();
+        }
+        c.next(|e| matches!(e, Event::PeerDisconnected(p) if p == validator).then_some(())).await;
+        assert!(node.banned_peers().await.unwrap().contains(&c_id));
 
         // The validator carries on.
         let height = node.finalized_number();

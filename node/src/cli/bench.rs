@@ -82,6 +82,13 @@ pub struct FinalityReport {
     pub p50: Duration,
     /// 99th percentile latency.
     pub p99: Duration,
+    /// Median admission latency: the `author_submitTransaction` round trip (checks, PoW
+    /// attachment, answer), the first part of the finality latency.
+    pub admission_p50: Duration,
+    /// 99th percentile admission latency.
+    pub admission_p99: Duration,
+    /// Finalised milestones that carried the benchmark's transfers.
+    pub milestones: usize,
     /// Batched sr25519 verifications per second on one core (the baseline).
     pub verify_per_sec: f64,
 }
@@ -104,6 +111,18 @@ impl std::fmt::Display for FinalityReport {
             "  finality latency     : p50 {:.1} ms, p99 {:.1} ms",
             self.p50.as_secs_f64() * 1e3,
             self.p99.as_secs_f64() * 1e3
+        )?;
+        writeln!(
+            f,
+            "  of which admission   : p50 {:.1} ms, p99 {:.1} ms (RPC round trip with PoW attachment)",
+            self.admission_p50.as_secs_f64() * 1e3,
+            self.admission_p99.as_secs_f64() * 1e3
+        )?;
+        writeln!(
+            f,
+            "  milestones           : {} carried the transfers, {:.1} per milestone",
+            self.milestones,
+            self.txs as f64 / self.milestones.max(1) as f64
         )?;
         writeln!(
             f,
@@ -252,6 +271,7 @@ async fn drive(
         .await
         .context("subscribing to finalised milestones")?;
     let submitted: Arc<Mutex<HashMap<Hash, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
+    let admissions: Arc<Mutex<Vec<Duration>>> = Arc::new(Mutex::new(Vec::with_capacity(txs.len())));
     // One WebSocket per node carries that node's share of the concurrent submissions (as a
     // gateway or wallet backend would), rather than an HTTP request per transfer.
     let mut clients = Vec::with_capacity(nodes.len());
@@ -267,6 +287,7 @@ async fn drive(
     let total = txs.len();
     let submitter = {
         let submitted = submitted.clone();
+        let admissions = admissions.clone();
         let rate = args.rate;
         let concurrency = args.concurrency.max(1);
         tokio::spawn(async move {
@@ -285,11 +306,14 @@ async fn drive(
                 let permit = slots.clone().acquire_owned().await?;
                 let c = clients[node].clone();
                 let submitted = submitted.clone();
+                let admissions = admissions.clone();
                 tasks.spawn(async move {
                     let hex = format!("0x{}", hex::encode(tx.encode()));
-                    submitted.lock().await.insert(tx.hash(), Instant::now());
+                    let at = Instant::now();
+                    submitted.lock().await.insert(tx.hash(), at);
                     let result: Result<Value, _> =
                         c.request("author_submitTransaction", rpc_params![hex]).await;
+                    admissions.lock().await.push(at.elapsed());
                     drop(permit);
                     result.map(|_| ()).context("submitting a transfer")
                 });
@@ -301,6 +325,7 @@ async fn drive(
         })
     };
     let mut latencies = Vec::with_capacity(total);
+    let mut milestones = 0;
     let mut last_final = started;
     let deadline = Instant::now() + Duration::from_secs(120 + total as u64 / 100);
     while latencies.len() < total {
@@ -311,16 +336,20 @@ async fn drive(
         let now = Instant::now();
         let hashes = m.get("transactions").and_then(Value::as_array).cloned().unwrap_or_default();
         let mut map = submitted.lock().await;
+        let before = latencies.len();
         for h in hashes.iter().filter_map(Value::as_str) {
             if let Some(at) = Hash::from_hex(h).ok().and_then(|h| map.remove(&h)) {
                 latencies.push(now - at);
                 last_final = now;
             }
         }
+        milestones += usize::from(latencies.len() > before);
     }
     submitter.await.context("submitter task")??;
     let elapsed = (last_final - started).as_secs_f64().max(1e-9);
     latencies.sort();
+    let mut admissions = std::mem::take(&mut *admissions.lock().await);
+    admissions.sort();
     Ok(FinalityReport {
         validators: nodes.len(),
         txs: total,
@@ -328,6 +357,9 @@ async fn drive(
         finalized_tps: total as f64 / elapsed,
         p50: percentile(&latencies, 0.5),
         p99: percentile(&latencies, 0.99),
+        admission_p50: percentile(&admissions, 0.5),
+        admission_p99: percentile(&admissions, 0.99),
+        milestones,
         verify_per_sec,
     })
 }

@@ -565,22 +565,28 @@ impl Driver {
                         Ok(Vec::new())
                     }
                     Topic::Consensus => {
-                        let Ok(envelope) = decode_untrusted::<ConsensusEnvelope>(&data) else {
-                            self.report(message_id, source, Validation::Reject);
-                            return Ok(Vec::new());
+                        // An envelope or message that does not decode is garbage whoever it is
+                        // for: rejected, so it is not forwarded and costs the relay its score.
+                        // (Signatures are the replica's to check: forwarding does not wait on it.)
+                        let decoded =
+                            decode_untrusted::<ConsensusEnvelope>(&data).map_err(|e| e.to_string());
+                        let decoded = decoded.and_then(|envelope| {
+                            itc_consensus::SignedMessage::from_bytes(&envelope.message)
+                                .map(|m| (envelope.to, m))
+                                .map_err(|e| e.to_string())
+                        });
+                        let (to, message) = match decoded {
+                            Ok(decoded) => decoded,
+                            Err(e) => {
+                                tracing::debug!(%source, "undecodable consensus gossip: {e}");
+                                self.report(message_id, source, Validation::Reject);
+                                return Ok(Vec::new());
+                            }
                         };
                         self.report(message_id, source, Validation::Accept);
-                        if envelope.to.is_some_and(|to| to != self.me) {
+                        if to.is_some_and(|to| to != self.me) {
                             return Ok(Vec::new());
                         }
-                        let message =
-                            match itc_consensus::SignedMessage::from_bytes(&envelope.message) {
-                                Ok(m) => m,
-                                Err(e) => {
-                                    tracing::debug!(%source, "undecodable consensus message: {e}");
-                                    return Ok(Vec::new());
-                                }
-                            };
                         let from = message.sender;
                         tracing::trace!(target: "itc_node::timing", kind = message.body.kind(), "recv");
                         self.call(|v, now| {
