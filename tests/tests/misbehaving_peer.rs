@@ -145,6 +145,11 @@ fn peers_sending_forged_vertices_are_banned_and_the_forgeries_never_land() {
         let mut expected = vec![a_id, b_id];
         expected.sort();
         assert_eq!(banned, expected);
+        let listed: Vec<String> =
+            serde_json::from_value(rpc.call("system_bannedPeers", rpc_params![]).await.unwrap())
+                .unwrap();
+        assert_eq!(listed.len(), 2);
+        assert!(listed.contains(&a_id.to_string()) && listed.contains(&b_id.to_string()));
         assert!(!vertex_known(forgery.hash()).await, "the forged answer entered the DAG");
 
         // C gossips consensus envelopes whose message is garbage: never forwarded, and banned.

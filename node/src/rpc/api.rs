@@ -286,4 +286,6 @@ pub trait ChainApi: Send + Sync + 'static {
     fn health(&self) -> impl Future<Output = ApiResult<Health>> + Send;
     /// Connected peers.
     fn peers(&self) -> impl Future<Output = ApiResult<Vec<PeerInfo>>> + Send;
+    /// The peer ids this node banned (see `network::Client::ban`).
+    fn banned_peers(&self) -> impl Future<Output = ApiResult<Vec<String>>> + Send;
 }

@@ -25,6 +25,7 @@ pub const METHODS: &[&str] = &[
     "tx_status",
     "system_health",
     "system_peers",
+    "system_bannedPeers",
 ];
 
 type RpcResult<T> = Result<T, ErrorObjectOwned>;
@@ -135,6 +136,10 @@ fn register<A: ChainApi>(
     m.register_async_method("system_peers", |params, api, _| async move {
         Args::parse("system_peers", &params, 0)?;
         RpcResult::Ok(api.peers().await?)
+    })?;
+    m.register_async_method("system_bannedPeers", |params, api, _| async move {
+        Args::parse("system_bannedPeers", &params, 0)?;
+        RpcResult::Ok(api.banned_peers().await?)
     })?;
     Ok(())
 }

@@ -19,6 +19,7 @@
 //! | `tx_status` | `[tx hash]` | [`TxStatus`] |
 //! | `system_health` | `[]` | [`Health`] |
 //! | `system_peers` | `[]` | [`PeerInfo`] list |
+//! | `system_bannedPeers` | `[]` | peer ids this node banned for sending forged data (the ban lifts by itself) |
 //!
 //! Limits ([`RpcConfig`]): request and response body size, batch length, connections and
 //! subscriptions per connection. Error codes are listed in [`errors`].

@@ -103,6 +103,9 @@ impl ChainApi for MockChain {
             addresses: vec!["/ip4/127.0.0.1/tcp/1".into()],
         }])
     }
+    async fn banned_peers(&self) -> ApiResult<Vec<String>> {
+        Ok(vec!["12D3KooWbanned".into()])
+    }
 }
 
 fn alice() -> AccountId {
@@ -327,6 +330,8 @@ async fn websocket_queries_and_finalized_subscription_deliver_milestones() {
     assert_eq!(health.peers, 3);
     let peers: Vec<PeerInfo> = ws.request("system_peers", rpc_params![]).await.unwrap();
     assert_eq!(peers.len(), 1);
+    let banned: Vec<String> = ws.request("system_bannedPeers", rpc_params![]).await.unwrap();
+    assert_eq!(banned, vec!["12D3KooWbanned".to_string()]);
     let vhash: Hash =
         ws.request("author_submitVertex", rpc_params![hex0x(&api.vertex.encode())]).await.unwrap();
     assert_eq!(vhash, api.vertex.hash());

@@ -218,4 +218,9 @@ impl ChainApi for NodeApi {
             .map(|p| PeerInfo { peer_id: p.to_string(), addresses: Vec::new() })
             .collect())
     }
+
+    async fn banned_peers(&self) -> ApiResult<Vec<String>> {
+        let banned = self.client.banned().await.map_err(internal)?;
+        Ok(banned.iter().map(ToString::to_string).collect())
+    }
 }
