@@ -717,23 +717,17 @@ impl Driver {
         let Some(peer) = self.next_peer() else { return };
         let from = self.lock().v.consensus().last_committed().0 + 1;
         self.catch_up.in_flight = true;
-        let client = self.client.clone();
-        let tx = self.certified_tx.clone();
         let count = MAX_MILESTONES_PER_REQUEST as u32;
-        tokio::spawn(async move {
-            let answer = match client.request(peer, Request::Milestones { from, count }).await {
-                Ok(Response::Milestones(list)) => Some(list.into_inner()),
-                Ok(other) => {
-                    tracing::debug!(%peer, "milestone request answered {other:?}");
-                    None
-                }
-                Err(e) => {
-                    tracing::debug!(%peer, "milestone request failed: {e}");
-                    None
-                }
-            };
-            let _ = tx.send((peer, answer));
-        });
+        ask(
+            &self.client,
+            peer,
+            Request::Milestones { from, count },
+            &self.certified_tx,
+            |r| match r {
+                Response::Milestones(list) => Ok(list.into_inner()),
+                other => Err(other),
+            },
+        );
     }
 
     /// Hands a peer's certified milestones to the validator; a full answer means there may be
@@ -777,21 +771,9 @@ impl Driver {
         let Some(peer) = self.next_peer() else { return };
         for chunk in hashes.chunks(MAX_VERTICES_PER_REQUEST) {
             let Ok(list) = BoundedVec::new(chunk.to_vec()) else { continue };
-            let client = self.client.clone();
-            let tx = self.fetched_tx.clone();
-            tokio::spawn(async move {
-                let answer = match client.request(peer, Request::Vertices(list)).await {
-                    Ok(Response::Vertices(vs)) => Some(vs.iter().map(Encode::encode).collect()),
-                    Ok(other) => {
-                        tracing::debug!(%peer, "fetch answered {other:?}");
-                        None
-                    }
-                    Err(e) => {
-                        tracing::debug!(%peer, "fetch failed: {e}");
-                        None
-                    }
-                };
-                let _ = tx.send((peer, answer));
+            ask(&self.client, peer, Request::Vertices(list), &self.fetched_tx, |r| match r {
+                Response::Vertices(vs) => Ok(vs.iter().map(Encode::encode).collect()),
+                other => Err(other),
             });
         }
     }
@@ -961,6 +943,33 @@ impl Driver {
         }
         Ok(())
     }
+}
+
+/// Sends `request` to `peer` in the background, then hands `(peer, answer)` to `answers`:
+/// what `take` accepts of the response, or `None` if the request failed or was answered with
+/// something else (a refusal, another kind).
+fn ask<T: Send + 'static>(
+    client: &network::Client,
+    peer: PeerId,
+    request: Request,
+    answers: &mpsc::UnboundedSender<(PeerId, Option<T>)>,
+    take: fn(Response) -> std::result::Result<T, Response>,
+) {
+    let (client, answers) = (client.clone(), answers.clone());
+    tokio::spawn(async move {
+        let answer = match client.request(peer, request).await.map(take) {
+            Ok(Ok(answer)) => Some(answer),
+            Ok(Err(other)) => {
+                tracing::debug!(%peer, "request answered {other:?}");
+                None
+            }
+            Err(e) => {
+                tracing::debug!(%peer, "request failed: {e}");
+                None
+            }
+        };
+        let _ = answers.send((peer, answer));
+    });
 }
 
 /// `first` and whatever else `queue` holds already, up to [`MAX_BURST`] in all.
