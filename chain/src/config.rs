@@ -3,6 +3,10 @@ use itc_primitives::milestone::MAX_MILESTONE_TIPS;
 
 use crate::{Error, Result};
 
+/// The default heartbeat of an idle chain: an empty milestone every 5 s (17,280 a day; a
+/// chain with transactions finalises as soon as they arrive, whatever this is).
+pub const DEFAULT_IDLE_PROPOSE_MS: u64 = 5_000;
+
 /// Configuration of a [`crate::Validator`]. Every validator of a chain must use the same
 /// `max_batch` (it is a validity rule for proposals) and the same consensus timing.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,9 +24,13 @@ pub struct ChainConfig {
     pub parents_per_vertex: usize,
     /// Most nonces tried when mining an attachment.
     pub max_pow_attempts: u64,
-    /// With nothing new in the DAG, the primary proposes an empty milestone after this long, so
-    /// that the backups' view-change timers do not expire on an idle chain. Keep it well below
-    /// `consensus.base_timeout_ms`.
+    /// With nothing new in the DAG, the primary proposes an empty milestone after this long: a
+    /// heartbeat that runs the runtime's milestone hooks (market and job deadlines, epochs are
+    /// counted in milestones) and shows the chain alive. The replicas' view-change timers run
+    /// only while the primary owes a milestone ([`itc_consensus::Input::Pending`]): one for the
+    /// DAG's unconfirmed vertices, or this heartbeat once overdue. So a silent primary of an idle
+    /// chain is replaced within `idle_propose_ms` plus the view-change timeout, and the value
+    /// may exceed `consensus.base_timeout_ms`.
     pub idle_propose_ms: u64,
     /// A proposal's timestamp may be at most this far ahead of the validating node's clock.
     pub max_clock_drift_ms: u64,
@@ -38,8 +46,8 @@ impl Default for ChainConfig {
     fn default() -> Self {
         let consensus = itc_consensus::Config::default();
         ChainConfig {
-            idle_propose_ms: consensus.base_timeout_ms / 4,
             consensus,
+            idle_propose_ms: DEFAULT_IDLE_PROPOSE_MS,
             max_batch: 4_096,
             max_tips: 1_024,
             nonce_window: 64,
@@ -78,12 +86,12 @@ impl ChainConfig {
         if self.nonce_window == 0 {
             return Err(Error::Config("nonce_window is 0; use at least 1".into()));
         }
-        if self.idle_propose_ms >= self.consensus.base_timeout_ms {
-            return Err(Error::Config(format!(
-                "idle_propose_ms ({}) must be below the view-change timeout ({}), or an idle \
-                 chain changes view forever",
-                self.idle_propose_ms, self.consensus.base_timeout_ms
-            )));
+        if self.idle_propose_ms == 0 {
+            return Err(Error::Config(
+                "idle_propose_ms is 0, which proposes empty milestones back to back; use at \
+                 least 1 (the default is 5000)"
+                    .into(),
+            ));
         }
         Ok(())
     }

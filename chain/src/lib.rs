@@ -23,8 +23,12 @@
 //!   deterministic order, whose tips then replace the DAG's), executes them on a copy of the state
 //!   and fills the header (ordered root, receipts root, state root, next committee at an epoch's
 //!   end). One proposal is in flight at a time (the replica asks for `n + 1` once `n` committed).
-//!   On an idle DAG an empty milestone follows after [`ChainConfig::idle_propose_ms`], so the
-//!   backups' view-change timers do not fire.
+//!   On an idle DAG an empty milestone follows after [`ChainConfig::idle_propose_ms`] (5 s by
+//!   default), a heartbeat for the runtime's milestone hooks. The replica is told whether the
+//!   primary owes a milestone ([`itc_consensus::Input::Pending`]: the DAG holds unconfirmed
+//!   vertices, or the heartbeat is overdue) whenever that changes, and suspects the primary
+//!   only then or while a proposal is in flight: an idle chain needs no milestone more often
+//!   than the heartbeat to keep its view, and a silent primary is still replaced.
 //! - **Validating** (backups): proposer in the committee, timestamp not before the parent's nor
 //!   beyond the clock drift, bounds, every tip known (else fetch and validate later), ordered
 //!   root, then re-execution and comparison of the state and receipts roots, epoch and next
@@ -114,7 +118,7 @@ mod restore;
 pub mod sim;
 mod validator;
 
-pub use config::ChainConfig;
+pub use config::{ChainConfig, DEFAULT_IDLE_PROPOSE_MS};
 pub use error::{Error, Result};
 pub use genesis::Genesis;
 pub use query::TxStatus;

@@ -8,7 +8,7 @@ use itc_primitives::{
 };
 use itc_runtime::{modules::system::AccountInfo, Ext, Outcome, Receipt, StateBackend};
 
-use crate::{Finalized, Result, Validator};
+use crate::{ChainConfig, Finalized, Result, Validator};
 
 /// Where a transaction stands, for `tx_status`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -181,6 +181,21 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
     /// The DAG.
     pub fn dag(&self) -> &Dag<S> {
         &self.dag
+    }
+
+    /// The DAG's tips that await confirmation (see [`Dag::unconfirmed_tips`]).
+    pub fn unconfirmed_tips(&self) -> Vec<Hash> {
+        self.dag.unconfirmed_tips()
+    }
+
+    /// Whether the vertex is known here: attached, stored or waiting as an orphan.
+    pub fn knows_vertex(&self, hash: &Hash) -> Result<bool> {
+        Ok(self.dag.knows(hash)?)
+    }
+
+    /// The configuration this validator runs with.
+    pub fn config(&self) -> &ChainConfig {
+        &self.cfg
     }
 
     /// The PBFT replica (view, status, statistics).

@@ -184,12 +184,16 @@ impl Network {
             if done(self) {
                 return true;
             }
-            let Some(((at, _), (to, envelope))) = self.queue.pop_first() else {
+            let Some(entry) = self.queue.first_entry() else {
                 return false;
             };
+            let at = entry.key().0;
             if at > deadline_ms {
+                // Left queued: a later run goes on from here (a tick dropped would never return).
+                self.now_ms = self.now_ms.max(deadline_ms);
                 return false;
             }
+            let (to, envelope) = entry.remove();
             self.now_ms = at;
             self.deliver(to, envelope);
         }

@@ -37,7 +37,7 @@ pub enum Event {
     /// The record of [`Output::Persist`] with this id is durable.
     Persisted(PersistId),
     /// Periodic wake-up (every few tens of milliseconds): proposes an idle milestone when due
-    /// and repeats outstanding fetch requests.
+    /// (and, at every replica, starts expecting it) and repeats outstanding fetch requests.
     Tick,
 }
 
@@ -160,6 +160,11 @@ pub struct Validator<S: DagStore, B: StateBackend + Clone> {
     /// When each missing vertex asked for may be asked for again (see [`Retry`]).
     pub(crate) fetches: HashMap<Hash, Retry>,
     pub(crate) confirmed_vertices: u64,
+    /// What the replica was last told of pending work ([`Input::Pending`]); `None` before.
+    pub(crate) told_pending: Option<bool>,
+    /// When this validator last applied a milestone (or started): the idle chain's heartbeat is
+    /// due `idle_propose_ms` later.
+    pub(crate) progress_ms: u64,
 }
 
 impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
@@ -220,12 +225,15 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
             attach_counter: 0,
             fetches: HashMap::new(),
             confirmed_vertices: 0,
+            told_pending: None,
+            progress_ms: 0,
         })
     }
 
     /// The first outputs: arms the view-change timer, asks peers for missed milestones and, as
     /// primary, prepares the first proposal.
     pub fn start(&mut self, now_ms: u64) -> Result<Vec<Output>> {
+        self.progress_ms = now_ms;
         let actions = self.pbft.start();
         let mut out = Vec::new();
         self.drive(actions, now_ms, &mut out)?;
@@ -502,7 +510,18 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
             }
             match self.next_input(now_ms, out)? {
                 Some(input) => queue.extend(self.pbft.step(input)),
-                None => return Ok(()),
+                None => {
+                    // The replica's view-change timer runs only while the primary owes a
+                    // milestone: one confirming the DAG's new vertices, or an overdue heartbeat.
+                    let heartbeat_due =
+                        now_ms >= self.progress_ms.saturating_add(self.cfg.idle_propose_ms);
+                    let pending = heartbeat_due || self.dag.has_unconfirmed();
+                    if self.told_pending == Some(pending) {
+                        return Ok(());
+                    }
+                    self.told_pending = Some(pending);
+                    queue.extend(self.pbft.step(Input::Pending(pending)));
+                }
             }
         }
     }
@@ -752,6 +771,7 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
             Finalized { header, certificate, order: exec.order, receipts: exec.outcome.receipts };
         out.push(Output::Finalized(Box::new(finalized.clone())));
         self.retain(finalized);
+        self.progress_ms = now_ms;
         Ok(true)
     }
 }

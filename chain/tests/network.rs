@@ -145,6 +145,45 @@ fn silent_primary_triggers_view_change_and_finality_continues() {
 }
 
 #[test]
+fn an_idle_chain_keeps_its_view_with_a_heartbeat_and_replaces_a_silent_primary() {
+    let mut net = network(7);
+    let heartbeat = ChainConfig::default().idle_propose_ms;
+    // A minute without transactions: an empty milestone every `idle_propose_ms`, one view.
+    assert!(!net.run_until(60_000, |_| false));
+    let height = net.nodes.iter().map(|n| n.finalized_number()).min().unwrap();
+    assert!(
+        (60_000 / heartbeat - 1..=60_000 / heartbeat).contains(&height),
+        "{height} heartbeats in a minute"
+    );
+    assert_same_chain(&net, height);
+    for node in &net.nodes {
+        assert_eq!(node.consensus().view(), 0);
+        assert_eq!(node.consensus().stats().view_changes, 0);
+    }
+
+    // The primary (node 0) goes silent: once its heartbeat is overdue the backups replace it,
+    // and the new primary keeps the heartbeat going.
+    net.cut_off(0);
+    let height = net.nodes[1].finalized_number();
+    let until = net.now_ms() + 4 * heartbeat;
+    assert!(!net.run_until(until, |_| false));
+    for node in &net.nodes[1..] {
+        assert!(node.consensus().view() >= 1, "no view change on an idle chain");
+        assert!(node.finalized_number() > height, "no heartbeat after the view change");
+    }
+
+    // A transfer finalises without the old primary.
+    let pairs = dev_pairs().unwrap();
+    let tx = transfer(&pairs[2], net.nodes[2].genesis_hash(), 0, pairs[5].public(), 1);
+    let hash = net.submit(2, tx).unwrap().tx_hash;
+    let done = net.run_until(until + DEADLINE_MS, |net| {
+        net.nodes[1..].iter().all(|n| n.tx_status(&hash).unwrap().is_final())
+    });
+    assert!(done, "the transfer did not finalise without the primary");
+    assert!(net.errors.is_empty(), "{:?}", net.errors);
+}
+
+#[test]
 fn same_seed_gives_the_same_chain() {
     let run = |seed| {
         let mut net = network(seed);

@@ -42,6 +42,12 @@ pub enum Input {
     /// the last committed milestone and whose certificates verify are delivered as
     /// [`Action::Committed`], exactly as a state-transfer answer would be (PBFT §5.3).
     Certified(Vec<CertifiedMilestone>),
+    /// Whether the caller holds work for the primary to propose (here: unconfirmed vertices in
+    /// the DAG). PBFT §4.4 runs a backup's view-change timer only while a request waits to be
+    /// executed: while nothing is pending and no pre-prepare is in flight, an expired timer asks
+    /// peers for missed milestones but does not suspect the primary, so an idle chain needs no
+    /// milestones to keep its view. A replica assumes work is pending until told otherwise.
+    Pending(bool),
 }
 
 /// Something the caller must do, in the order given.

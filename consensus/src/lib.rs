@@ -9,7 +9,8 @@
 //!
 //! ```text
 //! inputs:  Message(peer, SignedMessage) | TimeoutElapsed(TimerId) | Propose(header)
-//!          | Validated { seq, digest, ok } | Persisted(PersistId)
+//!          | Validated { seq, digest, ok } | Persisted(PersistId) | Certified(milestones)
+//!          | Pending(bool)
 //! actions: Send(peer, msg) | Broadcast(msg) | Persist(id, record) | ScheduleTimeout { id, after_ms }
 //!          | RequestProposal { view, seq, parent, epoch } | Validate(header)
 //!          | Committed(header, FinalityCertificate) | Evidence(..) | EpochChanged { .. }
@@ -19,7 +20,8 @@
 //! 1. `Pbft::new(config, key, genesis)` (or [`Pbft::restore`] from persisted records), then
 //!    [`Pbft::start`].
 //! 2. Feed every peer message (decoded with [`SignedMessage::from_bytes`], which uses
-//!    `decode_untrusted`), every elapsed timeout, and the answers to `RequestProposal` (the
+//!    `decode_untrusted`), every elapsed timeout, whether work is pending (`Pending`, when it
+//!    changes), and the answers to `RequestProposal` (the
 //!    primary's next header) and `Validate` (the node checks the DAG past cone and re-executes to
 //!    compare the state and receipts roots; the answer may come later).
 //! 3. Carry out the actions in order. `Persist` records must become durable in order; the replica
@@ -41,6 +43,7 @@
 //! | §4.3 watermarks, GC | `h` = stable checkpoint, `H = h + L`; log, votes and certificates at or below `h` are discarded |
 //! | §4.4 view change | on timeout (or an invalid proposal) multicast `ViewChange { new_view, stable checkpoint proof, P }` where P holds, per number above `h`, the prepared certificate of the highest view |
 //! | §4.4 new view | the new primary, with 2f+1 view changes, multicasts `NewView { view, V, signatures of O }`; min-s is the highest stable checkpoint in V and O re-proposes, per number above it, the header of the highest-view prepared certificate; backups recompute O and check it |
+//! | §4.4 timer only while a request waits | the view-change timer suspects the primary only while the caller has work to propose ([`Input::Pending`]`(true)`, the default) or a pre-prepare of the view is uncommitted; otherwise an expired timer only asks peers for missed milestones and re-arms, so an idle chain keeps its view without empty milestones. Work arriving while the timer idles restarts it, giving the primary a whole period |
 //! | §4.4 timeout doubling | the timeout doubles with every view change without progress (capped), and resets on a commit |
 //! | §4.5.2 liveness | f+1 view changes for higher views make a replica join the smallest; the timer of a new view only moves on once 2f+1 view changes for it arrived (a replica alone waits and retransmits); a view change for a view below ours is answered with our view changes from that view up, each at most once per peer per timer period, so answers to answers die out instead of multiplying |
 //! | §4.4 / §5 faulty primary | silent (timeout), invalid proposal (`Validated { ok: false }` or broken links: immediate view change), equivocating (no quorum, timeout; plus evidence) |

@@ -243,6 +243,49 @@ fn s4_4_view_change_timeout_doubles_until_a_new_view_succeeds() {
 }
 
 #[test]
+fn s4_4_the_timer_suspects_the_primary_only_while_work_waits() {
+    let mut c = Cluster::new(4, cfg());
+    // The primary's first pre-prepare is held back; the backups have nothing to propose.
+    let held: Vec<_> = c.queue.drain(..).collect();
+    for i in 1..4 {
+        c.input(i, Input::Pending(false));
+    }
+    for _ in 0..3 {
+        c.fire_timeout(2);
+    }
+    assert_eq!((c.replicas[2].view(), c.replicas[2].status()), (0, Status::Normal));
+    assert_eq!(c.replicas[2].stats().view_changes, 0, "an idle chain keeps its view");
+    let probes = c
+        .queue
+        .iter()
+        .filter(|(f, _, m)| *f == 2 && matches!(m.body, Body::StateRequest { .. }))
+        .count();
+    assert_eq!(probes, 3 * 3, "each idle period still asks peers for missed milestones");
+    c.queue.clear();
+
+    // Work arrives at replica 1: its timer restarts, so the primary gets a whole period.
+    let idle_timer = c.timers[1];
+    c.input(1, Input::Pending(true));
+    assert_ne!(c.timers[1], idle_timer, "pending work restarts the timer");
+    let old = idle_timer.unwrap();
+    c.input(1, Input::TimeoutElapsed(old));
+    assert_eq!(c.replicas[1].status(), Status::Normal, "the idle period's timer is stale");
+    c.fire_timeout(1);
+    assert_eq!((c.replicas[1].view(), c.replicas[1].status()), (1, Status::ViewChanging));
+
+    // A pre-prepare reaching an idle replica restarts its timer too, and is then waited for.
+    let idle_timer = c.timers[3];
+    let pp = held
+        .into_iter()
+        .find(|(_, to, m)| *to == 3 && matches!(m.body, Body::PrePrepare(_)))
+        .unwrap();
+    c.input(3, Input::Message(c.keys[pp.0], pp.2));
+    assert_ne!(c.timers[3], idle_timer, "a proposal in flight restarts the timer");
+    c.fire_timeout(3);
+    assert_eq!((c.replicas[3].view(), c.replicas[3].status()), (1, Status::ViewChanging));
+}
+
+#[test]
 fn s4_5_2_a_replica_alone_does_not_race_ahead_through_views() {
     let mut c = Cluster::new(4, cfg());
     c.queue.clear();

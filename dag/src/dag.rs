@@ -173,6 +173,30 @@ impl<S: DagStore> Dag<S> {
         self.graph.tips.iter().copied().collect()
     }
 
+    /// Whether an attached vertex awaits confirmation (orphans aside): what the next milestone
+    /// would confirm. Every unconfirmed vertex has an unconfirmed tip among its descendants (a
+    /// milestone confirms a past cone, closed under parents), so the tips tell.
+    pub fn has_unconfirmed(&self) -> bool {
+        self.graph.tips.iter().any(|h| self.is_unconfirmed(h))
+    }
+
+    /// The tips that await confirmation, in hash order: what a peer that missed some gossip
+    /// asks for (their past cones hold every unconfirmed vertex).
+    pub fn unconfirmed_tips(&self) -> Vec<Hash> {
+        self.graph.tips.iter().filter(|h| self.is_unconfirmed(h)).copied().collect()
+    }
+
+    fn is_unconfirmed(&self, hash: &Hash) -> bool {
+        self.graph.get(hash).is_some_and(|idx| self.graph.node(idx).confirmed.is_none())
+    }
+
+    /// Whether `hash` is known here: attached (in memory or stored) or waiting as an orphan.
+    pub fn knows(&self, hash: &Hash) -> Result<bool> {
+        Ok(self.graph.get(hash).is_some()
+            || self.orphans.contains(hash)
+            || self.store.contains(hash)?)
+    }
+
     /// Whether the vertex is in memory and is a lazy tip (never selected).
     pub fn is_lazy_tip(&self, hash: &Hash) -> bool {
         self.graph

@@ -34,6 +34,7 @@ fn diamond_orders_parents_first_and_ties_by_hash() {
 #[test]
 fn second_milestone_confirms_only_what_the_first_did_not() {
     let mut dag = dag();
+    assert!(!dag.has_unconfirmed(), "a new DAG holds only its entry point");
     let a = vertex(0, &[genesis()]);
     let b = vertex(1, &[a.hash()]);
     let c = vertex(2, &[genesis()]);
@@ -41,8 +42,14 @@ fn second_milestone_confirms_only_what_the_first_did_not() {
     for v in [&a, &b, &c, &d] {
         dag.insert(v.clone(), &EASY).unwrap();
     }
+    assert!(dag.has_unconfirmed());
     assert_eq!(dag.confirm(1, &[b.hash()]).unwrap(), vec![a.hash(), b.hash()]);
+    assert!(dag.has_unconfirmed(), "c and d still wait");
+    assert_eq!(dag.unconfirmed_tips(), vec![d.hash()]);
+    assert!(dag.knows(&a.hash()).unwrap() && !dag.knows(&Hash([7; 32])).unwrap());
     assert_eq!(dag.confirm(2, &[d.hash()]).unwrap(), vec![c.hash(), d.hash()]);
+    assert!(!dag.has_unconfirmed(), "the tip d is confirmed, so is everything");
+    assert!(dag.unconfirmed_tips().is_empty());
     // Naming confirmed tips again confirms nothing new.
     assert_eq!(dag.confirm(3, &[d.hash(), a.hash()]).unwrap(), Vec::<Hash>::new());
     assert_eq!(dag.latest_milestone(), 3);

@@ -30,6 +30,12 @@ pub struct LocalNet {
     configure: fn(&mut ServiceConfig),
 }
 
+/// An empty milestone every 20 ms instead of the default 5 s heartbeat, for tests that wait for
+/// heights on an idle chain.
+pub fn quick_heartbeat(cfg: &mut ServiceConfig) {
+    cfg.chain.idle_propose_ms = 20;
+}
+
 /// The dev account `name`.
 pub fn dev(name: &str) -> Pair {
     itc_runtime::genesis::dev_pair(name).unwrap_or_else(|e| panic!("dev key {name}: {e}"))

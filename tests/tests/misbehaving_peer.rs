@@ -2,14 +2,15 @@
 //! RocksDB and driver) bans a peer that gossips forged vertices once its gossip score falls
 //! below the graylist threshold, and at once a peer that answers its vertex request with a
 //! forged vertex, or that gossips undecodable consensus messages. No forgery reaches the DAG,
-//! and the validator keeps finalising.
+//! and the validator keeps finalising. And the same bare peer shows the honest side of the
+//! fetch protocol: a validator asks a new peer for its unconfirmed tips and fetches what it missed.
 use std::time::Duration;
 
 use itc_node::cli::client::signed_transfer;
 use itc_node::network::{self, Event, PeerId, Response, Topic};
 use itc_node::service::wire::{ConsensusEnvelope, VertexBatch};
 use itc_primitives::{BoundedVec, Hash, Vertex};
-use itc_tests::{dev, LocalNet, Rpc};
+use itc_tests::{dev, quick_heartbeat, LocalNet, Rpc};
 use jsonrpsee::rpc_params;
 use parity_scale_codec::Encode;
 use tokio::sync::mpsc::Receiver;
@@ -78,6 +79,24 @@ impl Rogue {
         .expect("timed out waiting for a network event")
     }
 
+    /// Waits for the validator's request for the vertices `wanted` (a new peer is also asked
+    /// for its tips: that request is passed over), and answers it with `answer`.
+    async fn answer_fetch(&mut self, validator: PeerId, wanted: Vec<Hash>, answer: Vec<Vertex>) {
+        let (request, channel) = self
+            .next(|e| match e {
+                Event::InboundRequest { peer, request, channel }
+                    if peer == validator && matches!(request, network::Request::Vertices(_)) =>
+                {
+                    Some((request, channel))
+                }
+                _ => None,
+            })
+            .await;
+        assert_eq!(request, network::Request::Vertices(BoundedVec::new(wanted).unwrap()));
+        let answer = Response::Vertices(BoundedVec::new(answer).unwrap());
+        self.client.respond(channel, answer).await.unwrap();
+    }
+
     async fn gossip(&self, vertices: &[&Vertex]) {
         let batch = VertexBatch(vertices.iter().map(|v| v.encode()).collect());
         self.client.publish(Topic::Vertices, batch.encode()).await.unwrap();
@@ -87,7 +106,7 @@ impl Rogue {
 #[test]
 fn peers_sending_forged_vertices_are_banned_and_the_forgeries_never_land() {
     runtime().block_on(async {
-        let net = LocalNet::start(1).await.unwrap();
+        let net = LocalNet::start_with(1, quick_heartbeat).await.unwrap();
         net.wait_height(&[0], 1).await.unwrap();
         let node = net.node(0);
         let (genesis, validator, addr) =
@@ -127,18 +146,8 @@ fn peers_sending_forged_vertices_are_banned_and_the_forgeries_never_land() {
         let missing = Hash([0x5a; 32]);
         let orphan = vertex(genesis, 10, vec![missing], false);
         b.gossip(&[&orphan]).await;
-        let (request, channel) = b
-            .next(|e| match e {
-                Event::InboundRequest { peer, request, channel } if peer == validator => {
-                    Some((request, channel))
-                }
-                _ => None,
-            })
-            .await;
-        assert_eq!(request, network::Request::Vertices(BoundedVec::new(vec![missing]).unwrap()));
         let forgery = vertex(genesis, 11, tips.clone(), true);
-        let answer = Response::Vertices(BoundedVec::new(vec![forgery.clone()]).unwrap());
-        b.client.respond(channel, answer).await.unwrap();
+        b.answer_fetch(validator, vec![missing], vec![forgery.clone()]).await;
         b.next(|e| matches!(e, Event::PeerDisconnected(p) if p == validator).then_some(())).await;
         let mut banned = node.banned_peers().await.unwrap();
         banned.sort();
@@ -165,6 +174,49 @@ fn peers_sending_forged_vertices_are_banned_and_the_forgeries_never_land() {
         // The validator carries on.
         let height = node.finalized_number();
         net.wait_height(&[0], height + 2).await.unwrap();
+        net.shutdown().await.unwrap();
+    });
+}
+
+#[test]
+fn a_validator_asks_a_new_peer_for_its_tips_and_fetches_the_vertices_it_missed() {
+    runtime().block_on(async {
+        let net = LocalNet::start_with(1, quick_heartbeat).await.unwrap();
+        net.wait_height(&[0], 1).await.unwrap();
+        let node = net.node(0);
+        let (genesis, validator) = (node.genesis_hash, node.peer_id);
+        let rpc = Rpc::to(node).unwrap();
+        let mut peer = rogue(&node.chain_id, validator, node.listen_addrs[0].clone()).await;
+        // A valid vertex gossiped while the two were apart: only the peer has it.
+        let tips: Vec<String> =
+            serde_json::from_value(rpc.call("dag_tips", rpc_params![]).await.unwrap()).unwrap();
+        let mut tips: Vec<Hash> = tips.iter().map(|h| Hash::from_hex(h).unwrap()).collect();
+        if tips.is_empty() {
+            tips.push(genesis); // no vertex yet: the genesis entry point is the tip
+        }
+        let missed = vertex(genesis, 0, tips, false);
+
+        // The validator asks for the peer's unconfirmed tips (at once, then every few seconds).
+        let channel = peer
+            .next(|e| match e {
+                Event::InboundRequest { peer, request: network::Request::Tips, channel }
+                    if peer == validator =>
+                {
+                    Some(channel)
+                }
+                _ => None,
+            })
+            .await;
+        let tips = Response::Tips(BoundedVec::new(vec![missed.hash()]).unwrap());
+        peer.client.respond(channel, tips).await.unwrap();
+        // It fetches the tip it does not know, which then finalises.
+        peer.answer_fetch(validator, vec![missed.hash()], vec![missed.clone()]).await;
+        rpc.wait_final(node, &[missed.tx.hash()]).await.unwrap();
+
+        // The validator answers the same question: its unconfirmed tips (none left now).
+        let answer = peer.client.request(validator, network::Request::Tips).await.unwrap();
+        assert_eq!(answer, Response::Tips(BoundedVec::default()));
+        assert!(node.banned_peers().await.unwrap().is_empty());
         net.shutdown().await.unwrap();
     });
 }

@@ -1,7 +1,7 @@
 //! Four validators over real libp2p and RocksDB in one process: finality with equal state roots,
 //! a crashed validator, its restart and catch-up, a dead primary, and a 2–2 partition.
 use itc_node::service::ServiceConfig;
-use itc_tests::{dev, wait_status, LocalNet, Rpc};
+use itc_tests::{dev, quick_heartbeat, wait_status, LocalNet, Rpc};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
@@ -89,23 +89,36 @@ fn four_validators_finalise_survive_a_crash_catch_up_and_replace_a_dead_primary(
 #[test]
 fn a_two_two_partition_halts_finality_and_healing_resumes_it() {
     runtime().block_on(async {
-        let net = LocalNet::start(4).await.unwrap();
+        let net = LocalNet::start_with(4, quick_heartbeat).await.unwrap();
         net.wait_height(&[0, 1, 2, 3], 2).await.unwrap();
         net.partition(&[0, 1]).await.unwrap();
         // Milestones already past their commit phase may still land; then nothing can.
         let views: Vec<u64> = (0..4).map(|i| net.node(i).view()).collect();
         let cut = net.max_height();
-        // Every replica's view-change timer expires; neither half has the 3 of 4 votes that a
-        // milestone or a new view needs (PBFT §4.4, §4.5.2).
+        // A transfer reaches each half, so every replica waits for a milestone and its
+        // view-change timer expires; neither half has the 3 of 4 votes that a milestone or a new
+        // view needs (PBFT §4.4, §4.5.2).
+        let (genesis, ferdie) = (net.node(0).genesis_hash, dev("Ferdie").public());
+        let a = Rpc::to(net.node(0)).unwrap();
+        let a = a.transfer(genesis, &dev("Eve"), 0, ferdie, 1).await.unwrap();
+        let b = Rpc::to(net.node(2)).unwrap();
+        let b = b.transfer(genesis, &dev("Charlie"), 0, ferdie, 2).await.unwrap();
         for (i, view) in views.iter().enumerate() {
             wait_status(net.node(i), |s| s.view > *view).await.unwrap();
         }
         let stalled = net.max_height();
         assert!(stalled <= cut + 1, "finality went on during the partition: {cut} -> {stalled}");
 
+        // After healing, each half's transfer reaches the other (the peers' tips are compared)
+        // and both finalise everywhere, at the same milestones, with equal state roots.
         net.heal().await.unwrap();
-        net.wait_height(&[0, 1, 2, 3], stalled + 2).await.unwrap();
-        let n = stalled + 2;
+        let at = Rpc::to(net.node(0)).unwrap().wait_final(net.node(0), &[a, b]).await.unwrap();
+        for i in 1..4 {
+            let rpc = Rpc::to(net.node(i)).unwrap();
+            assert_eq!(rpc.wait_final(net.node(i), &[a, b]).await.unwrap(), at, "node {i}");
+        }
+        let n = *at.iter().max().unwrap();
+        net.wait_height(&[0, 1, 2, 3], n).await.unwrap();
         let root = net.node(0).state_root(n);
         assert!(root.is_some());
         for i in 1..4 {

@@ -98,6 +98,8 @@ pub struct Pbft {
     pub(crate) next_persist: u64,
     pub(crate) held: BTreeMap<PersistId, Vec<Action>>,
     pub(crate) state_requested: bool,
+    /// The caller's last [`Input::Pending`]: work waits for a proposal.
+    pub(crate) pending: bool,
     /// Own messages of the current view to resend after a restart.
     pub(crate) resend: Vec<SignedMessage>,
     pub(crate) out: Vec<Action>,
@@ -148,6 +150,7 @@ impl Pbft {
             next_persist: 0,
             held: BTreeMap::new(),
             state_requested: false,
+            pending: true,
             resend: Vec::new(),
             out: Vec::new(),
             stats: Stats::default(),
@@ -170,6 +173,7 @@ impl Pbft {
 
     /// Feeds one input; returns what the caller must do, in order.
     pub fn step(&mut self, input: Input) -> Vec<Action> {
+        let (was_awaiting, timer) = (self.awaiting(), self.timer);
         match input {
             Input::Message(from, msg) => self.on_message(from, msg),
             Input::TimeoutElapsed(id) => self.on_timeout(id),
@@ -182,6 +186,11 @@ impl Pbft {
                     self.state_requested = false;
                 }
             }
+            Input::Pending(pending) => self.pending = pending,
+        }
+        if !was_awaiting && self.timer == timer && self.awaiting() {
+            // Work arrived while the timer idled: the primary gets a whole period for it.
+            self.restart_timer();
         }
         std::mem::take(&mut self.out)
     }
@@ -264,6 +273,23 @@ impl Pbft {
             + self.answered.len()
     }
 
+    /// Whether the replica waits for the primary (PBFT §4.4: a request is pending): the caller
+    /// has work to propose, or a pre-prepare of the current view is not committed yet. Outside
+    /// the normal case (a view change) the replica always waits for the new view.
+    pub(crate) fn awaiting(&self) -> bool {
+        self.status != Status::Normal
+            || self.pending
+            || self
+                .slots
+                .range((self.last_delivered + 1, 0)..)
+                .any(|((_, view), slot)| *view == self.view && slot.pre_prepare.is_some())
+    }
+
+    /// Whether the caller last said it holds work to propose ([`Input::Pending`]).
+    pub fn has_pending(&self) -> bool {
+        self.pending
+    }
+
     pub(crate) fn is_member(&self) -> bool {
         self.committee.index_of(&self.me).is_some()
     }
@@ -330,7 +356,8 @@ impl Pbft {
         }
         self.state_requested = false;
         self.request_state(None);
-        if !self.is_member() {
+        if !self.is_member() || !self.awaiting() {
+            // Nothing waits for the primary (or we have no vote): no reason to suspect it.
             self.restart_timer();
             return;
         }

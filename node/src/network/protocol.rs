@@ -8,7 +8,8 @@
 //! depth-limited).
 //!
 //! Test vectors: `Request::Chunk(0xab…ab)` is `02` followed by the 32 hash bytes;
-//! `Request::Milestones { from: 5, count: 2 }` is `01 14 08`; `Response::Chunk(None)` is `02 00`.
+//! `Request::Milestones { from: 5, count: 2 }` is `01 14 08`; `Response::Chunk(None)` is `02 00`;
+//! `Request::Tips` is `03`; `Response::Tips([0xcd…cd])` is `04 04` followed by the 32 hash bytes.
 use std::io;
 
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -43,6 +44,10 @@ pub enum Request {
     /// A data chunk by its hash (the data plane's content address).
     #[codec(index = 2)]
     Chunk(Hash),
+    /// The responder's unconfirmed DAG tips: anti-entropy for a node that missed gossip (a
+    /// partition, a restart), which then fetches what it does not know.
+    #[codec(index = 3)]
+    Tips,
 }
 
 /// What a peer answers.
@@ -60,6 +65,9 @@ pub enum Response {
     /// The responder will not answer (overloaded, request out of range); the text says why.
     #[codec(index = 3)]
     Refused(String),
+    /// Unconfirmed tips, in hash order (the first [`MAX_VERTICES_PER_REQUEST`]).
+    #[codec(index = 4)]
+    Tips(BoundedVec<Hash, MAX_VERTICES_PER_REQUEST>),
 }
 
 /// The request-response codec: SCALE with size limits.
@@ -175,6 +183,9 @@ mod tests {
         chunk.extend([0xab; 32]);
         assert_eq!(Request::Chunk(Hash([0xab; 32])).encode(), chunk);
         assert_eq!(Request::Milestones { from: 5, count: 2 }.encode(), vec![0x01, 0x14, 0x08]);
+        assert_eq!(Request::Tips.encode(), vec![0x03]);
+        let tips = Response::Tips(BoundedVec::new(vec![Hash([0xcd; 32])]).unwrap());
+        assert_eq!(tips.encode(), [&[0x04, 0x04][..], &[0xcd; 32]].concat());
         assert_eq!(Response::Chunk(None).encode(), vec![0x02, 0x00]);
     }
 

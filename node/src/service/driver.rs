@@ -37,12 +37,17 @@ const MAX_BURST: usize = 512;
 /// How often the validator is woken up without an event.
 const TICK: Duration = Duration::from_millis(20);
 
-/// A node whose finalised height has not moved for this long asks a peer's store for the
-/// certified milestones after its own: the peers' consensus memory (`retain_certified`) may no
-/// longer reach back that far. On a live network idle milestones come every
-/// `idle_propose_ms`, so a stall this long means the node is behind or the network is stuck (then
-/// the answers are empty and cost nothing).
+/// A node whose finalised height has not moved for this long while its DAG holds unconfirmed
+/// vertices (or for this long plus `idle_propose_ms`, the idle chain's heartbeat, while it holds
+/// none) asks a peer's store for the certified milestones after its own: the peers' consensus
+/// memory (`retain_certified`) may no longer reach back that far. On a live network such a stall
+/// means the node is behind or the network is stuck (then the answers are empty).
 const CATCH_UP_AFTER: Duration = Duration::from_secs(1);
+
+/// How often a peer is asked for its unconfirmed tips (anti-entropy: vertices this node missed
+/// while cut off are fetched, so the next proposal it makes, or validates, can include them).
+/// Also asked: every new peer, and one peer whenever the blocked set changes.
+const TIPS_EVERY: Duration = Duration::from_secs(2);
 
 /// Certified milestones answered by a peer's store (`None`: the request failed).
 type CertifiedAnswer = (PeerId, Option<Vec<(MilestoneHeader, FinalityCertificate)>>);
@@ -210,6 +215,8 @@ pub(crate) struct Driver {
     certified_tx: mpsc::UnboundedSender<CertifiedAnswer>,
     certified: mpsc::UnboundedReceiver<CertifiedAnswer>,
     catch_up: CatchUp,
+    /// When a peer was last asked for its tips ([`TIPS_EVERY`]).
+    tips_asked: Instant,
     finalized_tx: broadcast::Sender<FinalizedMilestone>,
     log_seq: u64,
     nonce: u64,
@@ -284,6 +291,7 @@ impl Driver {
             certified_tx,
             certified,
             catch_up: CatchUp { height, since: Instant::now(), in_flight: false },
+            tips_asked: Instant::now(),
             finalized_tx,
             log_seq,
             nonce: now_ms(),
@@ -358,6 +366,9 @@ impl Driver {
                 Some(answer) = self.certified.recv() => self.on_certified(answer),
                 _ = tick.tick() => {
                     self.maybe_catch_up();
+                    if self.tips_asked.elapsed() >= TIPS_EVERY {
+                        self.ask_tips(None);
+                    }
                     self.call(|v, now| v.handle(ChainEvent::Tick, now))
                 }
             };
@@ -437,6 +448,8 @@ impl Driver {
             }
             Command::Block(peers) => {
                 self.blocked = peers.into_iter().collect();
+                // A healed link may hide vertices gossiped while it was cut.
+                self.ask_tips(None);
                 return Ok(Vec::new());
             }
         };
@@ -617,6 +630,7 @@ impl Driver {
                 };
                 self.metrics.set_peers(n);
                 tracing::info!(%peer, peers = n, "peer connected");
+                self.ask_tips(Some(peer));
                 Ok(Vec::new())
             }
             network::Event::PeerDisconnected(peer) => {
@@ -660,6 +674,11 @@ impl Driver {
                 }
             }
             Request::Chunk(_) => Response::Refused("this node stores no data chunks".into()),
+            Request::Tips => {
+                let mut tips = self.lock().v.unconfirmed_tips();
+                tips.truncate(MAX_VERTICES_PER_REQUEST);
+                Response::Tips(BoundedVec::new(tips).unwrap_or_default())
+            }
         }
     }
 
@@ -704,10 +723,21 @@ impl Driver {
             self.catch_up.height = height;
             self.catch_up.since = now;
         } else if !self.catch_up.in_flight
-            && now.duration_since(self.catch_up.since) >= CATCH_UP_AFTER
+            && now.duration_since(self.catch_up.since) >= self.stall_limit()
         {
             self.catch_up.since = now;
             self.request_certified();
+        }
+    }
+
+    /// How long finality may stand still before this node suspects it is behind (see
+    /// [`CATCH_UP_AFTER`]).
+    fn stall_limit(&self) -> Duration {
+        let shared = self.lock();
+        if shared.v.dag().has_unconfirmed() {
+            CATCH_UP_AFTER
+        } else {
+            CATCH_UP_AFTER + Duration::from_millis(shared.v.config().idle_propose_ms)
         }
     }
 
@@ -771,11 +801,38 @@ impl Driver {
         let Some(peer) = self.next_peer() else { return };
         for chunk in hashes.chunks(MAX_VERTICES_PER_REQUEST) {
             let Ok(list) = BoundedVec::new(chunk.to_vec()) else { continue };
-            ask(&self.client, peer, Request::Vertices(list), &self.fetched_tx, |r| match r {
-                Response::Vertices(vs) => Ok(vs.iter().map(Encode::encode).collect()),
-                other => Err(other),
-            });
+            ask(&self.client, peer, Request::Vertices(list), &self.fetched_tx, vertices_of);
         }
+    }
+
+    /// Asks `peer` (or the next one in rotation) for its unconfirmed tips, then fetches those
+    /// this node does not know from it; the answer arrives as a fetch answer (orphans then pull
+    /// in their ancestors, and a forged vertex bans the peer, as for any fetch).
+    fn ask_tips(&mut self, peer: Option<PeerId>) {
+        self.tips_asked = Instant::now();
+        let Some(peer) = peer.or_else(|| self.next_peer()) else { return };
+        let (client, shared, fetched) =
+            (self.client.clone(), self.shared.clone(), self.fetched_tx.clone());
+        tokio::spawn(async move {
+            let tips = match client.request(peer, Request::Tips).await {
+                Ok(Response::Tips(tips)) => tips,
+                Ok(other) => return tracing::debug!(%peer, "tips request answered {other:?}"),
+                Err(e) => return tracing::debug!(%peer, "tips request failed: {e}"),
+            };
+            let unknown: Vec<Hash> = {
+                let s = shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                tips.into_inner()
+                    .into_iter()
+                    .filter(|h| !s.v.knows_vertex(h).unwrap_or(true))
+                    .collect()
+            };
+            if let Ok(list) = BoundedVec::new(unknown) {
+                if !list.is_empty() {
+                    tracing::debug!(%peer, count = list.len(), "fetching tips this node missed");
+                    ask(&client, peer, Request::Vertices(list), &fetched, vertices_of);
+                }
+            }
+        });
     }
 
     /// Carries out outputs in order: network, timers, then the durable writes (finalised
@@ -970,6 +1027,14 @@ fn ask<T: Send + 'static>(
         };
         let _ = answers.send((peer, answer));
     });
+}
+
+/// The vertices of a fetch answer, encoded for [`itc_chain::Validator::receive_vertices`].
+fn vertices_of(response: Response) -> std::result::Result<Vec<Vec<u8>>, Response> {
+    match response {
+        Response::Vertices(vs) => Ok(vs.iter().map(Encode::encode).collect()),
+        other => Err(other),
+    }
 }
 
 /// `first` and whatever else `queue` holds already, up to [`MAX_BURST`] in all.
