@@ -29,7 +29,8 @@
 //! restart forgets them.
 //!
 //! **Requests.** [`Request`] / [`Response`] over the `/itc/<chain>/sync/1` protocol, SCALE with size
-//! limits ([`protocol`]). Inbound requests arrive as [`Event::InboundRequest`]; answer with
+//! limits ([`protocol`]): vertices by hash, certified milestones, data chunks, and a peer's
+//! unconfirmed tips (anti-entropy after a partition or a restart). Inbound requests arrive as [`Event::InboundRequest`]; answer with
 //! [`Client::respond`].
 //!
 //! **DHT.** Kademlia (`/itc/<chain>/kad/1`, server mode) records which peers hold a data chunk:
