@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use itc_consensus::{
     message::CertifiedMilestone, Action, Evidence, Input, Pbft, PersistId, PersistRecord,
-    SignedMessage, TimerId,
+    SignedMessage, TimerId, VerifiedMessage,
 };
 use itc_dag::{Attachment, Confidence, Dag, DagConfig, DagStore, InsertOutcome, PreparedVertex};
 use itc_primitives::{
@@ -31,6 +31,14 @@ pub enum Event {
         from: AccountId,
         /// The message.
         msg: Box<SignedMessage>,
+    },
+    /// A consensus message whose signature the node checked before relaying it (see
+    /// [`SignedMessage::verified`]); handled as [`Event::Message`] without a second check.
+    Verified {
+        /// The transport-authenticated sender.
+        from: AccountId,
+        /// The checked message.
+        msg: Box<VerifiedMessage>,
     },
     /// A timer scheduled with [`Output::ScheduleTimeout`] elapsed.
     Timeout(TimerId),
@@ -247,6 +255,7 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
     pub fn handle(&mut self, event: Event, now_ms: u64) -> Result<Vec<Output>> {
         let actions = match event {
             Event::Message { from, msg } => self.pbft.step(Input::Message(from, *msg)),
+            Event::Verified { from, msg } => self.pbft.step(Input::Verified(from, *msg)),
             Event::Timeout(id) => self.pbft.step(Input::TimeoutElapsed(id)),
             Event::Persisted(id) => self.pbft.step(Input::Persisted(id)),
             Event::Tick => {

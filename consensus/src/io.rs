@@ -3,7 +3,7 @@ use itc_primitives::{AccountId, FinalityCertificate, Hash, MilestoneHeader};
 use parity_scale_codec::{Decode, Encode};
 
 use crate::{
-    message::{CertifiedMilestone, CheckpointProof, PreparedCert, SignedMessage},
+    message::{CertifiedMilestone, CheckpointProof, PreparedCert, SignedMessage, VerifiedMessage},
     SeqNo, View,
 };
 
@@ -22,6 +22,11 @@ pub enum Input {
     /// A message from peer `from` (the transport-authenticated peer key). Decode wire bytes with
     /// [`SignedMessage::from_bytes`]; the machine checks signatures and membership itself.
     Message(AccountId, SignedMessage),
+    /// A message whose signature the caller already checked ([`SignedMessage::verified`], as
+    /// gossip validation does before relaying it): handled as [`Input::Message`] without
+    /// checking that signature twice. Signatures it carries inside (certificates, proofs) are
+    /// still checked.
+    Verified(AccountId, VerifiedMessage),
     /// A timeout scheduled with [`Action::ScheduleTimeout`] elapsed.
     TimeoutElapsed(TimerId),
     /// The primary's proposal, in answer to [`Action::RequestProposal`].
@@ -160,6 +165,8 @@ impl Evidence {
 pub struct Stats {
     /// Signature verifications performed.
     pub verifications: u64,
+    /// Signature checks answered by an [`Input::Verified`] message's earlier check.
+    pub verifications_reused: u64,
     /// Signatures made.
     pub signatures: u64,
     /// Milestones committed.

@@ -145,7 +145,7 @@ pub use config::{Config, Genesis};
 pub use error::{Error, Result};
 pub use io::{Action, Evidence, Input, PersistId, PersistRecord, Stats, TimerId};
 pub use machine::{Pbft, Status};
-pub use message::{Body, SignedMessage};
+pub use message::{Body, SignedMessage, VerifiedMessage};
 
 /// A PBFT view number.
 pub type View = u64;

@@ -291,6 +291,19 @@ impl SignedMessage {
         self.sender.verify(&payload_of(self.epoch, &self.sender, &self.body), &self.signature)
     }
 
+    /// Checks the signature once, for a caller that must know before it relays the message
+    /// (gossip validation): the [`VerifiedMessage`] it returns is fed to a replica as
+    /// [`crate::Input::Verified`], which then does not check the same signature again.
+    /// Gives the message back if the signature is not the sender's.
+    pub fn verified(self) -> core::result::Result<VerifiedMessage, Box<SignedMessage>> {
+        let payload = payload_of(self.epoch, &self.sender, &self.body);
+        if self.sender.verify(&payload, &self.signature) {
+            Ok(VerifiedMessage { msg: self, payload })
+        } else {
+            Err(Box::new(self))
+        }
+    }
+
     /// SCALE bytes for the wire.
     pub fn to_bytes(&self) -> Vec<u8> {
         self.encode()
@@ -299,6 +312,31 @@ impl SignedMessage {
     /// Decodes peer bytes (all bytes used, depth-limited). Does not check the signature.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         decode_untrusted(bytes).map_err(|e| Error::Malformed(e.to_string()))
+    }
+}
+
+/// A [`SignedMessage`] whose signature was checked over `payload` (see
+/// [`SignedMessage::verified`]); only that function makes one.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct VerifiedMessage {
+    msg: SignedMessage,
+    payload: Vec<u8>,
+}
+
+impl VerifiedMessage {
+    /// The message.
+    pub fn message(&self) -> &SignedMessage {
+        &self.msg
+    }
+
+    /// The message and the payload its signature was checked over.
+    pub(crate) fn into_parts(self) -> (SignedMessage, Vec<u8>) {
+        (self.msg, self.payload)
+    }
+
+    /// The message, without the proof of its check.
+    pub fn into_message(self) -> SignedMessage {
+        self.msg
     }
 }
 

@@ -523,3 +523,32 @@ fn epoch_boundary_hands_over_to_the_next_committee() {
     }
     assert_same_chain(&c, &[1, 2, 3, 4]);
 }
+
+#[test]
+fn a_message_checked_before_relaying_is_not_verified_again() {
+    // Gossip validation checks a signature before relaying; the replica reuses that check.
+    let mut c = Cluster::new(4, cfg());
+    c.queue.clear();
+    let vote = |seq| Body::Prepare(Vote { view: 0, seq, digest: Hash([seq as u8; 32]) });
+    let before = c.replicas[1].stats();
+    let checked = SignedMessage::sign(&test_pair(2), 0, vote(1)).verified().unwrap();
+    c.replicas[1].step(Input::Verified(c.keys[2], checked));
+    let after = c.replicas[1].stats();
+    assert_eq!(after.verifications, before.verifications);
+    assert_eq!(after.verifications_reused, before.verifications_reused + 1);
+    assert_eq!(after.rejected, before.rejected);
+    // The same kind of message unchecked is verified by the replica.
+    c.replicas[1].step(Input::Message(c.keys[2], SignedMessage::sign(&test_pair(2), 0, vote(2))));
+    assert_eq!(c.replicas[1].stats().verifications, after.verifications + 1);
+    // A bad signature never becomes a checked message.
+    let mut bad = SignedMessage::sign(&test_pair(3), 0, vote(1));
+    bad.signature.0[0] ^= 1;
+    let back = bad.clone().verified().unwrap_err();
+    assert_eq!(*back, bad);
+    // A checked message still goes through membership and the other rules: an outsider's
+    // well-signed vote is rejected.
+    let outsider = test_pair(9);
+    let m = SignedMessage::sign(&outsider, 0, vote(3)).verified().unwrap();
+    assert!(c.replicas[1].step(Input::Verified(outsider.public(), m)).is_empty());
+    assert_eq!(c.replicas[1].stats().rejected, after.rejected + 1);
+}

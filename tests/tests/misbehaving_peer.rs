@@ -1,18 +1,21 @@
 //! A peer that sends what no honest node sends is cut off, end to end: a validator (real libp2p,
 //! RocksDB and driver) bans a peer that gossips forged vertices once its gossip score falls
 //! below the graylist threshold, and at once a peer that answers its vertex request with a
-//! forged vertex, or that gossips undecodable consensus messages. No forgery reaches the DAG,
+//! forged vertex, or that gossips undecodable consensus messages or ones whose signature is not
+//! their sender's (a sender outside the committee is only ignored). No forgery reaches the DAG,
 //! and the validator keeps finalising. And the same bare peer shows the honest side of the
 //! fetch protocol: a validator asks a new peer for its unconfirmed tips and fetches what it missed.
 use std::time::Duration;
 
+use itc_consensus::message::{Body, Vote};
+use itc_consensus::SignedMessage;
 use itc_node::cli::client::signed_transfer;
 use itc_node::network::{self, Event, PeerId, Response, Topic};
 use itc_node::service::wire::{ConsensusEnvelope, VertexBatch};
 use itc_primitives::{BoundedVec, Hash, Vertex};
 use itc_tests::{dev, quick_heartbeat, LocalNet, Rpc};
 use jsonrpsee::rpc_params;
-use parity_scale_codec::Encode;
+use parity_scale_codec::{Decode, Encode};
 use tokio::sync::mpsc::Receiver;
 use tokio::time::timeout;
 
@@ -170,6 +173,42 @@ fn peers_sending_forged_vertices_are_banned_and_the_forgeries_never_land() {
         }
         c.next(|e| matches!(e, Event::PeerDisconnected(p) if p == validator).then_some(())).await;
         assert!(node.banned_peers().await.unwrap().contains(&c_id));
+
+        // D signs well-formed consensus messages as //Bob, who is not in the committee: they
+        // are ignored (not relayed) but not held against D. Its state request, which anyone may
+        // send, is answered, and the answer orders D's gossip: all of it was judged by then.
+        let mut d = rogue(&node.chain_id, validator, node.listen_addrs[0].clone()).await;
+        let d_id = d.client.local_peer_id();
+        let (bob, alice) = (dev("Bob"), dev("Alice").public());
+        let consensus = |nonce, msg: SignedMessage| {
+            ConsensusEnvelope { to: None, nonce, message: msg.to_bytes() }.encode()
+        };
+        let vote = |seq| Body::Prepare(Vote { view: 0, seq, digest: Hash([seq as u8; 32]) });
+        for seq in 1..=3 {
+            let msg = SignedMessage::sign(&bob, 0, vote(seq));
+            d.client.publish(Topic::Consensus, consensus(seq, msg)).await.unwrap();
+        }
+        let from = node.finalized_number();
+        let request = SignedMessage::sign(&bob, 0, Body::StateRequest { from });
+        d.client.publish(Topic::Consensus, consensus(4, request)).await.unwrap();
+        d.next(|e| match e {
+            Event::Gossip { topic: Topic::Consensus, data, .. } => {
+                let envelope = ConsensusEnvelope::decode(&mut &data[..]).ok()?;
+                (envelope.to == Some(bob.public())).then_some(())
+            }
+            _ => None,
+        })
+        .await;
+        assert!(!node.banned_peers().await.unwrap().contains(&d_id));
+        // Then D forges //Alice's votes (the committee's key, D's signature): an honest node
+        // checks signatures before relaying, so a forgery convicts D, banned at the third.
+        for seq in 5..=7 {
+            let mut forged = SignedMessage::sign(&bob, 0, vote(seq));
+            forged.sender = alice;
+            d.client.publish(Topic::Consensus, consensus(seq, forged)).await.unwrap();
+        }
+        d.next(|e| matches!(e, Event::PeerDisconnected(p) if p == validator).then_some(())).await;
+        assert!(node.banned_peers().await.unwrap().contains(&d_id));
 
         // The validator carries on.
         let height = node.finalized_number();

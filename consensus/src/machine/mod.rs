@@ -102,6 +102,9 @@ pub struct Pbft {
     pub(crate) pending: bool,
     /// Own messages of the current view to resend after a restart.
     pub(crate) resend: Vec<SignedMessage>,
+    /// Signer, signature and payload of the [`Input::Verified`] message being handled: that
+    /// signature needs no second check.
+    pub(crate) verified: Option<(AccountId, Signature, Vec<u8>)>,
     pub(crate) out: Vec<Action>,
     pub(crate) stats: Stats,
 }
@@ -152,6 +155,7 @@ impl Pbft {
             state_requested: false,
             pending: true,
             resend: Vec::new(),
+            verified: None,
             out: Vec::new(),
             stats: Stats::default(),
         })
@@ -176,6 +180,12 @@ impl Pbft {
         let (was_awaiting, timer) = (self.awaiting(), self.timer);
         match input {
             Input::Message(from, msg) => self.on_message(from, msg),
+            Input::Verified(from, msg) => {
+                let (msg, payload) = msg.into_parts();
+                self.verified = Some((msg.sender, msg.signature, payload));
+                self.on_message(from, msg);
+                self.verified = None;
+            }
             Input::TimeoutElapsed(id) => self.on_timeout(id),
             Input::Propose(header) => self.on_propose(header),
             Input::Validated { seq, digest, ok } => self.on_validated(seq, digest, ok),
@@ -309,6 +319,10 @@ impl Pbft {
     }
 
     pub(crate) fn verify(&mut self, who: &AccountId, payload: &[u8], sig: &Signature) -> bool {
+        if self.verified.as_ref().is_some_and(|(w, s, p)| w == who && s == sig && p == payload) {
+            self.stats.verifications_reused += 1;
+            return true;
+        }
         self.stats.verifications += 1;
         who.verify(payload, sig)
     }

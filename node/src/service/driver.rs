@@ -578,9 +578,10 @@ impl Driver {
                         Ok(Vec::new())
                     }
                     Topic::Consensus => {
-                        // An envelope or message that does not decode is garbage whoever it is
-                        // for: rejected, so it is not forwarded and costs the relay its score.
-                        // (Signatures are the replica's to check: forwarding does not wait on it.)
+                        // An envelope or message that does not decode, or whose signature is not
+                        // its sender's, is garbage whoever it is for: rejected, so it is not
+                        // relayed and costs the relaying peer its score (an honest node relays
+                        // only what it checked, so a forgery convicts whoever passed it on).
                         let decoded =
                             decode_untrusted::<ConsensusEnvelope>(&data).map_err(|e| e.to_string());
                         let decoded = decoded.and_then(|envelope| {
@@ -596,14 +597,26 @@ impl Driver {
                                 return Ok(Vec::new());
                             }
                         };
+                        if !self.may_relay(&message) {
+                            self.report(message_id, source, Validation::Ignore);
+                            return Ok(Vec::new());
+                        }
+                        let (from, kind) = (message.sender, message.body.kind());
+                        let message = match message.verified() {
+                            Ok(checked) => checked,
+                            Err(forged) => {
+                                tracing::debug!(%source, kind, sender = %forged.sender, "consensus gossip with a forged signature");
+                                self.report(message_id, source, Validation::Reject);
+                                return Ok(Vec::new());
+                            }
+                        };
                         self.report(message_id, source, Validation::Accept);
                         if to.is_some_and(|to| to != self.me) {
                             return Ok(Vec::new());
                         }
-                        let from = message.sender;
-                        tracing::trace!(target: "itc_node::timing", kind = message.body.kind(), "recv");
+                        tracing::trace!(target: "itc_node::timing", kind, "recv");
                         self.call(|v, now| {
-                            v.handle(ChainEvent::Message { from, msg: Box::new(message) }, now)
+                            v.handle(ChainEvent::Verified { from, msg: Box::new(message) }, now)
                         })
                     }
                 }
@@ -646,6 +659,21 @@ impl Driver {
             }
             network::Event::PeerSubscribed { .. } => Ok(Vec::new()),
         }
+    }
+
+    /// Whether a consensus message may be worth relaying before its signature is checked: a
+    /// sender outside this epoch's committee speaks for nobody (its votes count nowhere), unless
+    /// the message is from a later epoch (this node may lag) or is a state-transfer message
+    /// (which any node may send). Others are ignored: not relayed, and not held against the
+    /// relaying peer, which may know a committee this node does not.
+    fn may_relay(&self, message: &itc_consensus::SignedMessage) -> bool {
+        use itc_consensus::Body;
+        if matches!(message.body, Body::StateRequest { .. } | Body::StateResponse { .. }) {
+            return true;
+        }
+        let s = self.lock();
+        let replica = s.v.consensus();
+        message.epoch > replica.epoch() || replica.committee().index_of(&message.sender).is_some()
     }
 
     fn answer(&self, request: Request) -> Response {
