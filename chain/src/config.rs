@@ -7,6 +7,10 @@ use crate::{Error, Result};
 /// chain with transactions finalises as soon as they arrive, whatever this is).
 pub const DEFAULT_IDLE_PROPOSE_MS: u64 = 5_000;
 
+/// The default [`ChainConfig::censorship_timeout_ms`]: 10 s, five rounds of the node's tips
+/// exchange.
+pub const DEFAULT_CENSORSHIP_TIMEOUT_MS: u64 = 10_000;
+
 /// Configuration of a [`crate::Validator`]. Every validator of a chain must use the same
 /// `max_batch` (it is a validity rule for proposals) and the same consensus timing.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,6 +36,13 @@ pub struct ChainConfig {
     /// chain is replaced within `idle_propose_ms` plus the view-change timeout, and the value
     /// may exceed `consensus.base_timeout_ms`.
     pub idle_propose_ms: u64,
+    /// A vertex this validator has held this long, still unconfirmed although a milestone with
+    /// room for it was committed at least half this long after it arrived, makes the validator
+    /// suspect the primary of censorship and move to the next view (see `censorship`; PBFT's
+    /// per-request timer). Counted from the later of the vertex's arrival and the view's start.
+    /// Must exceed the time a vertex takes to reach the primary (gossip, or the node's tips
+    /// exchange every 2 s).
+    pub censorship_timeout_ms: u64,
     /// A proposal's timestamp may be at most this far ahead of the validating node's clock.
     pub max_clock_drift_ms: u64,
     /// Seed of tip selection for attachments (mixed with a counter): same seed, same DAG.
@@ -48,6 +59,7 @@ impl Default for ChainConfig {
         ChainConfig {
             consensus,
             idle_propose_ms: DEFAULT_IDLE_PROPOSE_MS,
+            censorship_timeout_ms: DEFAULT_CENSORSHIP_TIMEOUT_MS,
             max_batch: 4_096,
             max_tips: 1_024,
             nonce_window: 64,
@@ -92,6 +104,13 @@ impl ChainConfig {
                  least 1 (the default is 5000)"
                     .into(),
             ));
+        }
+        if self.censorship_timeout_ms < 2 {
+            return Err(Error::Config(format!(
+                "censorship_timeout_ms is {}; use at least 2 (the default is \
+                 {DEFAULT_CENSORSHIP_TIMEOUT_MS})",
+                self.censorship_timeout_ms
+            )));
         }
         Ok(())
     }

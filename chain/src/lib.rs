@@ -29,6 +29,13 @@
 //!   vertices, or the heartbeat is overdue) whenever that changes, and suspects the primary
 //!   only then or while a proposal is in flight: an idle chain needs no milestone more often
 //!   than the heartbeat to keep its view, and a silent primary is still replaced.
+//! - **Censorship** (backups): a primary that keeps proposing restarts the replicas' timers with
+//!   every milestone, so one that leaves out a vertex would never be suspected by them. A
+//!   vertex this validator has held for [`ChainConfig::censorship_timeout_ms`] (10 s), still
+//!   unconfirmed although a milestone below both batch bounds committed at least half that
+//!   time after it arrived, makes the validator tell its replica
+//!   [`itc_consensus::Input::Suspect`] (a view change, once per view) and the node
+//!   [`Output::SuspectedCensorship`]: PBFT's per-request timer, for the DAG.
 //! - **Validating** (backups): proposer in the committee, timestamp not before the parent's nor
 //!   beyond the clock drift, bounds, every tip known (else fetch and validate later), ordered
 //!   root, then re-execution and comparison of the state and receipts roots, epoch and next
@@ -108,6 +115,7 @@
 //!   leaves it when a milestone confirms it (executed as invalid: its nonce is spent).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod censorship;
 mod config;
 mod error;
 mod execute;
@@ -118,7 +126,7 @@ mod restore;
 pub mod sim;
 mod validator;
 
-pub use config::{ChainConfig, DEFAULT_IDLE_PROPOSE_MS};
+pub use config::{ChainConfig, DEFAULT_CENSORSHIP_TIMEOUT_MS, DEFAULT_IDLE_PROPOSE_MS};
 pub use error::{Error, Result};
 pub use genesis::Genesis;
 pub use query::TxStatus;

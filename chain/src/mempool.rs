@@ -100,6 +100,11 @@ impl Pending {
             .map_or(0, |n| n.range(from..).map(|(_, p)| p.fee).fold(0, Balance::saturating_add))
     }
 
+    /// Whether `vertex` is pending.
+    pub fn has_vertex(&self, vertex: &Hash) -> bool {
+        self.by_vertex.contains_key(vertex)
+    }
+
     /// Number of pending vertices.
     pub fn len(&self) -> usize {
         self.by_vertex.len()

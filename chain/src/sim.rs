@@ -43,6 +43,8 @@ pub struct Network {
     seq: u64,
     rng: ChaCha20Rng,
     cut: BTreeSet<usize>,
+    /// (node, transaction hash): vertices of that transaction never reach that node.
+    withheld: BTreeSet<(usize, Hash)>,
     latency_ms: (u64, u64),
     tick_ms: u64,
     /// Errors validators returned (a correct run has none), with the node index.
@@ -112,6 +114,7 @@ impl Network {
             seq: 0,
             rng: ChaCha20Rng::seed_from_u64(seed),
             cut: BTreeSet::new(),
+            withheld: BTreeSet::new(),
             latency_ms: (1, 5),
             tick_ms: 10,
             errors: Vec::new(),
@@ -138,6 +141,13 @@ impl Network {
     /// Reconnects node `i`.
     pub fn heal(&mut self, i: usize) {
         self.cut.remove(&i);
+    }
+
+    /// Vertices carrying transaction `tx_hash` are never delivered to node `i` (by gossip or
+    /// fetch). To the other nodes, a primary so deprived looks exactly like one that censors
+    /// the transaction: it keeps proposing, without it.
+    pub fn withhold(&mut self, i: usize, tx_hash: Hash) {
+        self.withheld.insert((i, tx_hash));
     }
 
     /// Submits a transaction to node `i` and carries out the outputs.
@@ -215,6 +225,23 @@ impl Network {
         if from == to || self.cut.contains(&from) || self.cut.contains(&to) {
             return;
         }
+        let envelope = match envelope {
+            Envelope::Vertices(batch) if self.withheld.iter().any(|(node, _)| *node == to) => {
+                let kept: Vec<Vec<u8>> = batch
+                    .into_iter()
+                    .filter(|bytes| {
+                        let tx = itc_primitives::decode_untrusted::<itc_primitives::Vertex>(bytes)
+                            .map(|v| v.tx.hash());
+                        !tx.is_ok_and(|tx| self.withheld.contains(&(to, tx)))
+                    })
+                    .collect();
+                if kept.is_empty() {
+                    return;
+                }
+                Envelope::Vertices(kept)
+            }
+            other => other,
+        };
         let (lo, hi) = self.latency_ms;
         let delay = self.rng.gen_range(lo..=hi);
         self.schedule(to, delay, envelope);
@@ -315,7 +342,10 @@ impl Network {
                         self.send(i, j, Envelope::Fetch { from: i, hashes });
                     }
                 }
-                Output::Finalized(_) | Output::Evidence(_) | Output::EpochChanged { .. } => {}
+                Output::Finalized(_)
+                | Output::Evidence(_)
+                | Output::EpochChanged { .. }
+                | Output::SuspectedCensorship { .. } => {}
             }
         }
         if !gossip.is_empty() {

@@ -95,6 +95,15 @@ pub enum Output {
         /// The last milestone of the previous epoch.
         base: MilestoneNumber,
     },
+    /// This validator suspected the primary of `view` of censorship: `vertex` waited
+    /// [`ChainConfig::censorship_timeout_ms`] through milestones with room for it. The replica
+    /// has moved to the next view; the node only reports it.
+    SuspectedCensorship {
+        /// The view whose primary is suspected.
+        view: itc_consensus::View,
+        /// The oldest vertex left out.
+        vertex: Hash,
+    },
 }
 
 /// The answer to a vertex or transaction submission.
@@ -173,6 +182,8 @@ pub struct Validator<S: DagStore, B: StateBackend + Clone> {
     /// When this validator last applied a milestone (or started): the idle chain's heartbeat is
     /// due `idle_propose_ms` later.
     pub(crate) progress_ms: u64,
+    /// Watches for vertices a proposing primary leaves out (see [`crate::censorship`]).
+    pub(crate) censorship: crate::censorship::Watch,
 }
 
 impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
@@ -212,6 +223,7 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
         committees: BTreeMap<u64, Committee>,
     ) -> Result<Self> {
         let params = params_of(&state)?;
+        let cfg_censorship_timeout = cfg.censorship_timeout_ms;
         Ok(Validator {
             cfg,
             me: pair.public(),
@@ -235,6 +247,7 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
             confirmed_vertices: 0,
             told_pending: None,
             progress_ms: 0,
+            censorship: crate::censorship::Watch::new(cfg_censorship_timeout, 0, 0),
         })
     }
 
@@ -242,6 +255,8 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
     /// primary, prepares the first proposal.
     pub fn start(&mut self, now_ms: u64) -> Result<Vec<Output>> {
         self.progress_ms = now_ms;
+        self.censorship =
+            crate::censorship::Watch::new(self.cfg.censorship_timeout_ms, self.pbft.view(), now_ms);
         let actions = self.pbft.start();
         let mut out = Vec::new();
         self.drive(actions, now_ms, &mut out)?;
@@ -451,6 +466,7 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
         attached.extend(outcome.released.iter().copied());
         self.fetches.remove(&outcome.hash);
         for hash in attached {
+            self.censorship.arrived(hash, now_ms);
             let vertex = load(&self.dag, &hash)?;
             let tx_hash = vertex.tx.hash();
             // A vertex of an already finalised transaction (a replay in a new attachment) is not
@@ -520,6 +536,18 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
             match self.next_input(now_ms, out)? {
                 Some(input) => queue.extend(self.pbft.step(input)),
                 None => {
+                    let (pending, view) = (&self.pending, self.pbft.view());
+                    let left_out = self.censorship.check(
+                        view,
+                        now_ms,
+                        |hash| pending.has_vertex(hash),
+                        pending.len(),
+                    );
+                    if let Some(vertex) = left_out {
+                        out.push(Output::SuspectedCensorship { view, vertex });
+                        queue.extend(self.pbft.step(Input::Suspect));
+                        continue;
+                    }
                     // The replica's view-change timer runs only while the primary owes a
                     // milestone: one confirming the DAG's new vertices, or an overdue heartbeat.
                     let heartbeat_due =
@@ -738,6 +766,9 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
             .verify(&header, committee)
             .map_err(|e| Error::Certificate { number, reason: e.to_string() })?;
         let digest = header.hash();
+        // Whether this validator executed the milestone as it was proposed (as its primary or
+        // validating its pre-prepare), rather than now, learning it by state transfer.
+        let live = self.executed.contains_key(&digest);
         let exec = match self.executed.remove(&digest) {
             Some(exec) => exec,
             None => {
@@ -779,6 +810,11 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
         let finalized =
             Finalized { header, certificate, order: exec.order, receipts: exec.outcome.receipts };
         out.push(Output::Finalized(Box::new(finalized.clone())));
+        // Only a milestone seen live counts as one that could have confirmed this node's
+        // vertices: one adopted while catching up may predate them here.
+        let roomy = (finalized.header.vertex_count as usize) < self.cfg.max_batch
+            && finalized.header.tips.len() < self.cfg.max_tips;
+        self.censorship.committed(live && roomy, now_ms);
         self.retain(finalized);
         self.progress_ms = now_ms;
         Ok(true)

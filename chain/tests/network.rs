@@ -265,3 +265,44 @@ fn proposal_with_a_wrong_state_root_is_rejected_and_the_primary_replaced() {
         .iter()
         .any(|o| matches!(o, Output::Broadcast(m) if matches!(m.body, Body::Prepare(_)))));
 }
+
+#[test]
+fn backups_replace_a_primary_that_keeps_proposing_without_a_vertex_they_hold() {
+    let mut net = network(11);
+    let pairs = dev_pairs().unwrap();
+    let genesis = net.nodes[0].genesis_hash();
+    let timeout = ChainConfig::default().censorship_timeout_ms;
+    // //Bob's transfer never reaches node 0, the primary of view 0, which goes on proposing
+    // milestones for //Alice's transfers every 200 ms: its timer never runs out.
+    let censored = transfer(&pairs[1], genesis, 0, pairs[5].public(), UNITS_PER_ITC);
+    net.withhold(0, censored.hash());
+    let censored = net.submit(1, censored).unwrap().tx_hash;
+    let mut nonce = 0;
+    let mut others = Vec::new();
+    let mut stream = |net: &mut Network, until: u64| {
+        while net.now_ms() < until {
+            let tx = transfer(&pairs[0], genesis, nonce, pairs[5].public(), 1);
+            nonce += 1;
+            others.push(net.submit(0, tx).unwrap().tx_hash);
+            let next = net.now_ms() + 200;
+            net.run_until(next, |_| false);
+        }
+    };
+    stream(&mut net, timeout - 1_000);
+    for node in &net.nodes {
+        assert_eq!(node.consensus().view(), 0);
+        assert!(!node.tx_status(&censored).unwrap().is_final());
+    }
+    assert!(net.nodes[1].finalized_number() > 10, "the primary did not keep proposing");
+    // Past the timeout the backups suspect the primary and the next one confirms the transfer.
+    stream(&mut net, timeout + 5_000);
+    for node in &net.nodes[1..] {
+        assert!(node.consensus().view() >= 1, "the censoring primary was not replaced");
+        assert!(node.tx_status(&censored).unwrap().is_final(), "the transfer is still left out");
+    }
+    assert!(net.errors.is_empty(), "{:?}", net.errors);
+    let done = net.run_until(net.now_ms() + DEADLINE_MS, |net| {
+        net.nodes[1..].iter().all(|n| others.iter().all(|t| n.tx_status(t).unwrap().is_final()))
+    });
+    assert!(done, "finality stopped after the view change");
+}

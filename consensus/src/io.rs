@@ -53,6 +53,12 @@ pub enum Input {
     /// peers for missed milestones but does not suspect the primary, so an idle chain needs no
     /// milestones to keep its view. A replica assumes work is pending until told otherwise.
     Pending(bool),
+    /// The caller holds evidence that the primary, although it proposes, is not doing its job:
+    /// here, work this replica has held for long enough stays out of milestones that had room
+    /// for it (censorship; PBFT's per-request timers catch it, where one timer restarted by
+    /// every milestone does not). A member in the normal case moves to the next view (PBFT
+    /// §4.4), as on a timeout; the primary itself and a replica already changing views ignore it.
+    Suspect,
 }
 
 /// Something the caller must do, in the order given.

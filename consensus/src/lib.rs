@@ -46,7 +46,7 @@
 //! | §4.4 timer only while a request waits | the view-change timer suspects the primary only while the caller has work to propose ([`Input::Pending`]`(true)`, the default) or a pre-prepare of the view is uncommitted; otherwise an expired timer only asks peers for missed milestones and re-arms, so an idle chain keeps its view without empty milestones. Work arriving while the timer idles restarts it, giving the primary a whole period |
 //! | §4.4 timeout doubling | the timeout doubles with every view change without progress (capped), and resets on a commit |
 //! | §4.5.2 liveness | f+1 view changes for higher views make a replica join the smallest; the timer of a new view only moves on once 2f+1 view changes for it arrived (a replica alone waits and retransmits); a view change for a view below ours is answered with our view changes from that view up, each at most once per peer per timer period, so answers to answers die out instead of multiplying |
-//! | §4.4 / §5 faulty primary | silent (timeout), invalid proposal (`Validated { ok: false }` or broken links: immediate view change), equivocating (no quorum, timeout; plus evidence) |
+//! | §4.4 / §5 faulty primary | silent (timeout), invalid proposal (`Validated { ok: false }` or broken links: immediate view change), equivocating (no quorum, timeout; plus evidence), censoring while it proposes (the caller's evidence, [`Input::Suspect`]: immediate view change) |
 //! | §5.3 state transfer | a replica that sees others ahead asks for `StateRequest { from }` and applies certified milestones (header + certificate) it verifies itself |
 //! | §4 stable storage | [`PersistRecord`]s: every sent message, prepared certificates, commits, stable checkpoints; [`Pbft::restore`] rebuilds from them |
 //!

@@ -552,3 +552,26 @@ fn a_message_checked_before_relaying_is_not_verified_again() {
     assert!(c.replicas[1].step(Input::Verified(outsider.public(), m)).is_empty());
     assert_eq!(c.replicas[1].stats().rejected, after.rejected + 1);
 }
+
+#[test]
+fn s4_4_backups_that_suspect_a_proposing_primary_replace_it() {
+    // The primary keeps committing, so no timer expires; the callers' evidence (work left out)
+    // moves the backups to the next view, whose primary then proposes.
+    let mut c = Cluster::new(4, cfg());
+    run_until(&mut c, &[0, 1, 2, 3], 2);
+    // The primary and a replica already changing views ignore it.
+    assert!(c.replicas[0].step(Input::Suspect).is_empty());
+    for i in 1..4 {
+        c.input(i, Input::Suspect);
+        assert_eq!(c.replicas[i].view(), 1, "replica {i} did not move on");
+    }
+    assert!(c.replicas[1].step(Input::Suspect).is_empty());
+    let before = c.min_committed(&[0, 1, 2, 3]);
+    run_until(&mut c, &[0, 1, 2, 3], before + 2);
+    assert!(c.min_committed(&[0, 1, 2, 3]) >= before + 2);
+    for i in 0..4 {
+        assert_eq!(c.replicas[i].view(), 1);
+        assert_eq!(c.replicas[i].status(), Status::Normal);
+    }
+    assert_same_chain(&c, &[0, 1, 2, 3]);
+}

@@ -197,6 +197,12 @@ impl Pbft {
                 }
             }
             Input::Pending(pending) => self.pending = pending,
+            Input::Suspect => {
+                let primary = self.primary_of(self.view);
+                if self.status == Status::Normal && self.is_member() && primary != self.me {
+                    self.start_view_change(self.view + 1);
+                }
+            }
         }
         if !was_awaiting && self.timer == timer && self.awaiting() {
             // Work arrived while the timer idled: the primary gets a whole period for it.

@@ -67,6 +67,9 @@ pub struct SimConfig {
     pub partitions: usize,
     /// Number of crash/restart cycles during faults.
     pub crashes: usize,
+    /// Number of spurious [`Input::Suspect`]s given to random replicas during faults (an
+    /// over-eager censorship detector): view changes nobody else asked for.
+    pub suspicions: usize,
     /// Replica configuration.
     pub pbft: Config,
     /// Stop at the first safety violation (tests of the weakened quorum keep going until an
@@ -85,7 +88,8 @@ pub struct SimConfig {
 
 impl SimConfig {
     /// Derives a configuration from `seed`: n ∈ {4, 4, 4, 7}, up to f byzantine replicas, up to
-    /// two partitions and two crashes, drop rate up to 5 %, an epoch length of 0 or 10.
+    /// two partitions, two crashes and three spurious suspicions, drop rate up to 5 %, an epoch
+    /// length of 0 or 10.
     pub fn for_seed(seed: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_c0f1_9000_0000);
         let n = *[4usize, 4, 4, 7].choose(&mut rng).unwrap_or(&4);
@@ -101,6 +105,7 @@ impl SimConfig {
             duplicate: *[0.0, 0.02].choose(&mut rng).unwrap_or(&0.0),
             partitions: rng.gen_range(0..=2),
             crashes: rng.gen_range(0..=2),
+            suspicions: rng.gen_range(0..=3),
             pbft: Config {
                 checkpoint_interval: 4,
                 window: 8,
@@ -197,6 +202,7 @@ enum Event {
     Validated { replica: usize, life: u64, header: MilestoneHeader },
     Crash(usize),
     Restart(usize),
+    Suspect(usize),
     Partition(Vec<bool>),
     HealPartition,
     EndOfFaults,
@@ -338,6 +344,11 @@ impl Sim {
             let end = (start + self.rng.gen_range(200..3_000)).min(period);
             self.at(start, Event::Crash(who));
             self.at(end, Event::Restart(who));
+        }
+        for _ in 0..self.cfg.suspicions {
+            let who = self.rng.gen_range(0..self.cfg.n);
+            let at = self.rng.gen_range(0..period);
+            self.at(at, Event::Suspect(who));
         }
         self.at(period, Event::EndOfFaults);
     }
@@ -605,6 +616,12 @@ impl Sim {
             Event::Restart(i) => {
                 self.record(6, i, &[]);
                 self.restart(i);
+            }
+            Event::Suspect(i) => {
+                self.record(10, i, &[]);
+                if self.nodes[i].up {
+                    self.step(i, Input::Suspect);
+                }
             }
             Event::Partition(sides) => {
                 self.record(7, 0, &sides.iter().map(|b| *b as u8).collect::<Vec<_>>());

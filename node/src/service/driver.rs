@@ -899,6 +899,12 @@ impl Driver {
                     Output::EpochChanged { epoch, base } => {
                         tracing::info!(epoch, base, "committee changed")
                     }
+                    Output::SuspectedCensorship { view, vertex } => tracing::warn!(
+                        view,
+                        %vertex,
+                        "the primary keeps leaving out a vertex it could confirm: moving to the \
+                         next view"
+                    ),
                 }
             }
             let records: Vec<Vec<u8>> = persists.iter().map(|(_, r)| r.clone()).collect();
