@@ -88,3 +88,33 @@ fn guard_stops_a_run_that_exceeds_its_event_caps_as_a_liveness_failure() {
     assert!(why.contains("300 events processed (cap 300)"), "{why}");
     assert_eq!(out.events, 300);
 }
+
+/// A seed's configuration with every fault off.
+fn calm(seed: u64) -> SimConfig {
+    let mut cfg = SimConfig::for_seed(seed);
+    cfg.byzantine = 0;
+    cfg.drop = 0.0;
+    cfg.duplicate = 0.0;
+    cfg.partitions = 0;
+    cfg.crashes = 0;
+    cfg.suspicions = 0;
+    cfg.idle_spells = 0;
+    cfg
+}
+
+#[test]
+fn idle_spells_keep_the_view_and_spurious_suspicions_only_cost_view_changes() {
+    for seed in 0..4 {
+        // Idle spells of up to 4 s, eight base timeouts: the timers idle, no view changes.
+        let mut cfg = calm(seed);
+        cfg.idle_spells = 2;
+        let out = run(cfg);
+        assert!(out.passed(), "seed {seed}: {:?} {:?}", out.violations, out.liveness_failure);
+        assert_eq!(out.view_changes, 0, "seed {seed}: an idle spell changed views");
+        // Spurious suspicions: view changes, but safety and liveness hold.
+        let mut cfg = calm(seed);
+        cfg.suspicions = 3;
+        let out = run(cfg);
+        assert!(out.passed(), "seed {seed}: {:?} {:?}", out.violations, out.liveness_failure);
+    }
+}

@@ -70,6 +70,10 @@ pub struct SimConfig {
     /// Number of spurious [`Input::Suspect`]s given to random replicas during faults (an
     /// over-eager censorship detector): view changes nobody else asked for.
     pub suspicions: usize,
+    /// Number of idle spells during faults: every replica is told [`Input::Pending`]`(false)`,
+    /// and a primary asked for a proposal during the spell proposes when it ends (a
+    /// heartbeat), as on a chain with no transactions.
+    pub idle_spells: usize,
     /// Replica configuration.
     pub pbft: Config,
     /// Stop at the first safety violation (tests of the weakened quorum keep going until an
@@ -88,8 +92,8 @@ pub struct SimConfig {
 
 impl SimConfig {
     /// Derives a configuration from `seed`: n ∈ {4, 4, 4, 7}, up to f byzantine replicas, up to
-    /// two partitions, two crashes and three spurious suspicions, drop rate up to 5 %, an epoch
-    /// length of 0 or 10.
+    /// two partitions, two crashes, three spurious suspicions and two idle spells, drop rate up
+    /// to 5 %, an epoch length of 0 or 10.
     pub fn for_seed(seed: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_c0f1_9000_0000);
         let n = *[4usize, 4, 4, 7].choose(&mut rng).unwrap_or(&4);
@@ -106,6 +110,7 @@ impl SimConfig {
             partitions: rng.gen_range(0..=2),
             crashes: rng.gen_range(0..=2),
             suspicions: rng.gen_range(0..=3),
+            idle_spells: rng.gen_range(0..=2),
             pbft: Config {
                 checkpoint_interval: 4,
                 window: 8,
@@ -203,6 +208,8 @@ enum Event {
     Crash(usize),
     Restart(usize),
     Suspect(usize),
+    IdleStart { end: u64 },
+    IdleEnd,
     Partition(Vec<bool>),
     HealPartition,
     EndOfFaults,
@@ -231,6 +238,8 @@ struct Sim {
     genesis: Genesis,
     side: Option<Vec<bool>>,
     faults: bool,
+    /// The end of the current idle spell (0 or past: none).
+    idle_until: u64,
     trace: Hash,
     agreed: BTreeMap<u64, Hash>,
     violations: Vec<Violation>,
@@ -283,6 +292,7 @@ pub fn run(cfg: SimConfig) -> Outcome {
         genesis,
         side: None,
         faults: true,
+        idle_until: 0,
         trace: Hash::ZERO,
         agreed: BTreeMap::new(),
         violations: Vec::new(),
@@ -344,6 +354,12 @@ impl Sim {
             let end = (start + self.rng.gen_range(200..3_000)).min(period);
             self.at(start, Event::Crash(who));
             self.at(end, Event::Restart(who));
+        }
+        for _ in 0..self.cfg.idle_spells {
+            let start = self.rng.gen_range(0..period);
+            let end = (start + self.rng.gen_range(500..4_000)).min(period);
+            self.at(start, Event::IdleStart { end });
+            self.at(end, Event::IdleEnd);
         }
         for _ in 0..self.cfg.suspicions {
             let who = self.rng.gen_range(0..self.cfg.n);
@@ -414,7 +430,8 @@ impl Sim {
                 }
                 Action::RequestProposal { seq, parent, epoch, .. } => {
                     let header = self.proposal(i, seq, parent, epoch);
-                    let t = self.now + 20 + self.rng.gen_range(0..30);
+                    // Nothing to propose during an idle spell: a heartbeat when it ends.
+                    let t = self.now.max(self.idle_until) + 20 + self.rng.gen_range(0..30);
                     self.at(t, Event::Propose { replica: i, life, header });
                 }
                 Action::Validate(header) => {
@@ -617,6 +634,17 @@ impl Sim {
                 self.record(6, i, &[]);
                 self.restart(i);
             }
+            Event::IdleStart { end } => {
+                self.record(11, 0, &end.to_le_bytes());
+                self.idle_until = self.idle_until.max(end);
+                self.tell_pending(false);
+            }
+            Event::IdleEnd => {
+                self.record(12, 0, &[]);
+                if self.now >= self.idle_until {
+                    self.tell_pending(true);
+                }
+            }
             Event::Suspect(i) => {
                 self.record(10, i, &[]);
                 if self.nodes[i].up {
@@ -635,9 +663,20 @@ impl Sim {
                 self.record(9, 0, &[]);
                 self.faults = false;
                 self.side = None;
+                self.idle_until = 0;
                 for i in 0..self.cfg.n {
                     self.restart(i);
                 }
+                self.tell_pending(true);
+            }
+        }
+    }
+
+    /// Tells every running replica whether work is pending.
+    fn tell_pending(&mut self, pending: bool) {
+        for i in 0..self.cfg.n {
+            if self.nodes[i].up {
+                self.step(i, Input::Pending(pending));
             }
         }
     }
@@ -659,6 +698,10 @@ impl Sim {
                 let actions = pbft.start();
                 self.nodes[i].pbft = pbft;
                 self.apply(i, actions);
+                if self.now < self.idle_until {
+                    // Its caller tells it at once that nothing is pending.
+                    self.step(i, Input::Pending(false));
+                }
             }
             Err(e) => self.violations.push(Violation::Validity {
                 number: 0,
