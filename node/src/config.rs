@@ -11,6 +11,7 @@
 //! [network]
 //! listen_addrs = ["/ip4/0.0.0.0/tcp/30333"]
 //! bootnodes = ["/ip4/10.0.0.1/tcp/30333/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"]
+//! max_inbound_connections = 128   # connections other nodes may hold open to this one
 //!
 //! [rpc]
 //! addr = "127.0.0.1:9944"
@@ -77,6 +78,8 @@ pub struct NetworkSettings {
     pub listen_addrs: Vec<String>,
     /// Peers to dial at start: multiaddresses ending in `/p2p/<peer id>`.
     pub bootnodes: Vec<String>,
+    /// Most connections other nodes may hold open to this one.
+    pub max_inbound_connections: u32,
 }
 
 impl Default for NetworkSettings {
@@ -84,6 +87,7 @@ impl Default for NetworkSettings {
         NetworkSettings {
             listen_addrs: vec!["/ip4/0.0.0.0/tcp/30333".into()],
             bootnodes: Vec::new(),
+            max_inbound_connections: crate::network::DEFAULT_MAX_INBOUND_CONNECTIONS,
         }
     }
 }
@@ -275,6 +279,7 @@ log = "info,itc_node::network=debug"
 [network]
 listen_addrs = ["/ip4/0.0.0.0/tcp/30333"]
 bootnodes = ["/ip4/10.0.0.1/tcp/30333/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"]
+max_inbound_connections = 40
 
 [rpc]
 addr = "127.0.0.1:9944"
@@ -298,6 +303,8 @@ key_uri = "//Alice"
         assert_eq!(c.log, "info,itc_node::network=debug");
         assert_eq!(c.rpc.addr, "127.0.0.1:9944".parse().unwrap());
         assert_eq!(c.rpc.max_connections, 100);
+        assert_eq!(c.network.max_inbound_connections, 40);
+        assert_eq!(NetworkSettings::default().max_inbound_connections, 128);
         assert_eq!(c.rpc.max_batch_len, RpcSettings::default().max_batch_len);
         assert_eq!(c.validator.as_ref().unwrap().key_uri, "//Alice");
         assert_eq!(c.storage.state_pruning(), None, "0 state versions is an archive");

@@ -172,6 +172,7 @@ pub fn service_config(
         .chain(&args.bootnodes)
         .map(|a| a.parse::<Multiaddr>().with_context(|| format!("bootnode {a}")))
         .collect::<anyhow::Result<_>>()?;
+    cfg.max_inbound_connections = file.network.max_inbound_connections;
     cfg.rpc = (&file.rpc).into();
     cfg.state_pruning = file.storage.state_pruning();
     cfg.chain.retain_milestones = file.storage.retain_milestones;

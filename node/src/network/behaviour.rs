@@ -4,16 +4,20 @@ use libp2p::gossipsub::{self, MessageAuthenticity, MessageId, ValidationMode};
 use libp2p::kad::{self, store::MemoryStore, Mode};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::NetworkBehaviour;
-use libp2p::{allow_block_list, identify, noise, tcp, yamux, StreamProtocol, Swarm};
+use libp2p::{
+    allow_block_list, connection_limits, identify, noise, tcp, yamux, StreamProtocol, Swarm,
+};
 
 use super::protocol::ScaleCodec;
 use super::{network_err, Config, Topic};
 use crate::Result;
 
-/// Gossip, requests, DHT and identify, composed, behind a block list of banned peers (it
-/// closes their connections and refuses new ones; see the event loop's bans).
+/// Gossip, requests, DHT and identify, composed, behind connection limits (inbound, pending
+/// and per peer; see [`Config`]) and a block list of banned peers (it closes their connections
+/// and refuses new ones; see the event loop's bans).
 #[derive(NetworkBehaviour)]
 pub(crate) struct Behaviour {
+    pub(crate) limits: connection_limits::Behaviour,
     pub(crate) blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
     pub(crate) gossipsub: gossipsub::Behaviour,
     pub(crate) request_response: request_response::Behaviour<ScaleCodec>,
@@ -93,7 +97,22 @@ fn behaviour(key: &libp2p::identity::Keypair, config: &Config) -> Result<Behavio
         identify::Config::new(identify_version(config), key.public())
             .with_agent_version(format!("itc-node/{}", env!("CARGO_PKG_VERSION"))),
     );
-    Ok(Behaviour { blocked: Default::default(), gossipsub, request_response, kademlia, identify })
+    // Connection counts are bounded, so that opening connections costs an attacker as much as
+    // it costs this node.
+    let limits = connection_limits::Behaviour::new(
+        connection_limits::ConnectionLimits::default()
+            .with_max_established_incoming(Some(config.max_inbound_connections))
+            .with_max_pending_incoming(Some(config.max_pending_inbound))
+            .with_max_established_per_peer(Some(config.max_connections_per_peer)),
+    );
+    Ok(Behaviour {
+        limits,
+        blocked: Default::default(),
+        gossipsub,
+        request_response,
+        kademlia,
+        identify,
+    })
 }
 
 /// Gossip peer scoring (gossipsub v1.1). What the application rejects (a message no honest node

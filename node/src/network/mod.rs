@@ -61,6 +61,9 @@ use tokio::sync::mpsc;
 
 use crate::{Error, Result};
 
+/// The default [`Config::max_inbound_connections`].
+pub const DEFAULT_MAX_INBOUND_CONNECTIONS: u32 = 128;
+
 /// Network settings.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -86,6 +89,13 @@ pub struct Config {
     pub event_buffer: usize,
     /// How long a banned peer stays disconnected and refused (see [`Client::ban`]).
     pub ban_duration: Duration,
+    /// Most connections other nodes may hold open to this one; more are refused after the
+    /// handshake (this node's own dials do not count).
+    pub max_inbound_connections: u32,
+    /// Most inbound connections still in their handshake (noise, yamux) at once.
+    pub max_pending_inbound: u32,
+    /// Most connections with one peer, either way.
+    pub max_connections_per_peer: u32,
 }
 
 impl Config {
@@ -103,6 +113,9 @@ impl Config {
             idle_connection_timeout: Duration::from_secs(60),
             event_buffer: 1024,
             ban_duration: Duration::from_secs(600),
+            max_inbound_connections: DEFAULT_MAX_INBOUND_CONNECTIONS,
+            max_pending_inbound: 32,
+            max_connections_per_peer: 2,
         }
     }
 

@@ -20,9 +20,15 @@ struct Node {
 
 /// A node with a deterministic identity; listens on a free loopback port if `listen`.
 async fn node(seed: u8, chain: &str, listen: bool) -> Node {
+    node_with(seed, chain, listen, |_| {}).await
+}
+
+/// [`node`] with its configuration changed by `configure`.
+async fn node_with(seed: u8, chain: &str, listen: bool, configure: fn(&mut Config)) -> Node {
     let keypair = Keypair::ed25519_from_bytes([seed; 32]).unwrap();
     let mut config = Config::new(keypair, chain);
     config.gossip_heartbeat = Duration::from_millis(100);
+    configure(&mut config);
     let (client, events, event_loop) = new(config).unwrap();
     tokio::spawn(event_loop.run());
     let addr = if listen {
@@ -307,4 +313,19 @@ async fn peer_of_another_chain_is_disconnected_and_cannot_request() {
             .unwrap_err();
     assert!(matches!(err, Error::Network(_)), "{err}");
     a.next(|e| matches!(e, Event::PeerDisconnected(p) if p == x_id).then_some(())).await;
+}
+
+#[tokio::test]
+async fn inbound_connections_beyond_the_limit_are_refused() {
+    let mut b = node_with(16, "test", true, |c| c.max_inbound_connections = 1).await;
+    let a = node(17, "test", false).await;
+    let mut c = node(18, "test", false).await;
+    let a_id = a.client.local_peer_id();
+    a.dial(&b).await;
+    b.next(|e| matches!(e, Event::PeerConnected(p) if p == a_id).then_some(())).await;
+    // The second peer is refused while the first holds the only inbound slot.
+    c.refused_by(&mut b).await;
+    // B's own dials are not inbound: B still reaches a listening peer.
+    let d = node(19, "test", true).await;
+    b.dial(&d).await;
 }

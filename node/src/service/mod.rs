@@ -56,6 +56,9 @@ pub struct ServiceConfig {
     /// State versions kept provable (`state_getProof`) behind the latest; older authenticated
     /// tree nodes are deleted as milestones finalise. `None` keeps every version (an archive).
     pub state_pruning: Option<u64>,
+    /// Most connections other nodes may hold open to this one (see
+    /// [`network::Config::max_inbound_connections`]).
+    pub max_inbound_connections: u32,
 }
 
 impl ServiceConfig {
@@ -74,6 +77,7 @@ impl ServiceConfig {
             metrics: Some(SocketAddr::from(([127, 0, 0, 1], 9615))),
             chain,
             state_pruning: Some(DEFAULT_STATE_PRUNING),
+            max_inbound_connections: network::DEFAULT_MAX_INBOUND_CONNECTIONS,
         }
     }
 }
@@ -197,8 +201,9 @@ pub async fn start(cfg: ServiceConfig) -> Result<Node> {
     let keypair =
         network::load_or_create_keypair(&cfg.base_path.join("network").join("secret_ed25519"))?;
     let chain_id = format!("{}-{}", cfg.spec.name, &genesis_hash.to_hex()[..16]);
-    let (client, events, event_loop) =
-        network::new(network::Config::new(keypair, chain_id.clone()))?;
+    let mut network_config = network::Config::new(keypair, chain_id.clone());
+    network_config.max_inbound_connections = cfg.max_inbound_connections;
+    let (client, events, event_loop) = network::new(network_config)?;
     let validator_id = validator.id().to_ss58_default();
     // Every line the node logs names it (several run in one process in tests and benches).
     let span = tracing::info_span!("node", id = %&validator_id[..8]);
