@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::behaviour::{identify_version, kad_protocol, score_params, Behaviour, BehaviourEvent};
 use super::client::Command;
-use super::{network_err, Config, Event, Response, Topic, Validation};
+use super::{bans, network_err, Config, Event, Response, Topic, Validation};
 use crate::{Error, Result};
 
 /// Owns the swarm. Spawn [`EventLoop::run`]; it returns when every [`super::Client`] is dropped.
@@ -64,7 +64,7 @@ impl EventLoop {
     ) -> Self {
         let topics = Topic::ALL.iter().map(|t| (config.topic(*t).hash(), *t)).collect();
         let ban_score = score_params(&config).1.graylist_threshold;
-        EventLoop {
+        let mut event_loop = EventLoop {
             swarm,
             config,
             commands,
@@ -77,6 +77,45 @@ impl EventLoop {
             pending_get_providers: HashMap::new(),
             bans: HashMap::new(),
             ban_score,
+        };
+        event_loop.restore_bans();
+        event_loop
+    }
+
+    /// Takes up the bans of [`Config::bans_file`] that have not ended.
+    fn restore_bans(&mut self) {
+        let Some(path) = self.config.bans_file.clone() else { return };
+        let now = bans::unix_ms();
+        match bans::load(&path, now) {
+            Ok(list) => {
+                for (peer, until) in list {
+                    let left = std::time::Duration::from_millis(until.saturating_sub(now));
+                    self.swarm.behaviour_mut().blocked.block_peer(peer);
+                    self.bans.insert(peer, Instant::now() + left);
+                    tracing::info!(target: "itc_node::network", %peer, "still banned for {left:?}");
+                }
+            }
+            // The bans are a defence, not state: a damaged file costs them, not the node.
+            Err(e) => tracing::warn!(target: "itc_node::network", "bans not restored: {e}"),
+        }
+    }
+
+    /// Writes the bans to [`Config::bans_file`], if set.
+    fn save_bans(&self) {
+        let Some(path) = &self.config.bans_file else { return };
+        let (now, now_ms) = (Instant::now(), bans::unix_ms());
+        let list: Vec<(PeerId, u64)> = self
+            .bans
+            .iter()
+            .map(|(peer, until)| {
+                (
+                    *peer,
+                    now_ms.saturating_add(until.saturating_duration_since(now).as_millis() as u64),
+                )
+            })
+            .collect();
+        if let Err(e) = bans::save(path, &list) {
+            tracing::warn!(target: "itc_node::network", "bans not saved: {e}");
         }
     }
 
@@ -105,12 +144,14 @@ impl EventLoop {
         if self.bans.insert(peer, until).is_none() {
             tracing::warn!(target: "itc_node::network", %peer, "banned for {:?}: {reason}", self.config.ban_duration);
         }
+        self.save_bans();
     }
 
     fn unban(&mut self, peer: PeerId) {
         if self.bans.remove(&peer).is_some() {
             self.swarm.behaviour_mut().blocked.unblock_peer(peer);
             tracing::info!(target: "itc_node::network", %peer, "ban lifted");
+            self.save_bans();
         }
     }
 

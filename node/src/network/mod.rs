@@ -25,8 +25,9 @@
 //! forged data) and a gossip score under the graylist threshold put a peer on libp2p's block
 //! list for [`Config::ban_duration`] (10 minutes by default): its connections close, its dials
 //! are refused and this node does not dial it (the dial fails saying why). A ban ends by itself
-//! or with [`Client::unban`]; [`Client::banned`] lists the banned peers. Bans live in memory: a
-//! restart forgets them.
+//! or with [`Client::unban`]; [`Client::banned`] lists the banned peers. With
+//! [`Config::bans_file`] set (a node sets `<base path>/network/bans`) the bans and their
+//! wall-clock ends are kept in that file ([`bans`]) and a restart takes them up again.
 //!
 //! **Requests.** [`Request`] / [`Response`] over the `/itc/<chain>/sync/1` protocol, SCALE with size
 //! limits ([`protocol`]): vertices by hash, certified milestones, data chunks, and a peer's
@@ -41,6 +42,7 @@
 //!
 //! Every protocol name carries the chain id ([`Config::chain_id`]) so that nodes of different chains
 //! never exchange messages.
+pub mod bans;
 mod behaviour;
 mod client;
 mod event_loop;
@@ -96,6 +98,8 @@ pub struct Config {
     pub max_pending_inbound: u32,
     /// Most connections with one peer, either way.
     pub max_connections_per_peer: u32,
+    /// Where bans are kept across restarts ([`bans`]); `None` keeps them in memory only.
+    pub bans_file: Option<std::path::PathBuf>,
 }
 
 impl Config {
@@ -116,6 +120,7 @@ impl Config {
             max_inbound_connections: DEFAULT_MAX_INBOUND_CONNECTIONS,
             max_pending_inbound: 32,
             max_connections_per_peer: 2,
+            bans_file: None,
         }
     }
 

@@ -329,3 +329,34 @@ async fn inbound_connections_beyond_the_limit_are_refused() {
     let d = node(19, "test", true).await;
     b.dial(&d).await;
 }
+
+#[tokio::test]
+async fn bans_kept_in_a_file_outlast_the_event_loop() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bans");
+    let b_id = Keypair::ed25519_from_bytes([21; 32]).unwrap().public().to_peer_id();
+    let keypair = Keypair::ed25519_from_bytes([22; 32]).unwrap();
+    let mut config = Config::new(keypair.clone(), "test");
+    config.bans_file = Some(path.clone());
+    let (client, _events, event_loop) = new(config).unwrap();
+    tokio::spawn(event_loop.run());
+    client.ban(b_id, "test");
+    assert_eq!(client.banned().await.unwrap(), vec![b_id]);
+    let saved = bans::load(&path, bans::unix_ms()).unwrap();
+    assert_eq!(saved.len(), 1);
+    assert_eq!(saved[0].0, b_id);
+    drop(client);
+
+    // The same identity restarted with the same file refuses B from the start.
+    let mut config = Config::new(keypair, "test");
+    config.bans_file = Some(path.clone());
+    let (client, _events, event_loop) = new(config).unwrap();
+    tokio::spawn(event_loop.run());
+    assert_eq!(client.banned().await.unwrap(), vec![b_id]);
+    let err = client.dial(b_id, "/ip4/127.0.0.1/tcp/1".parse().unwrap()).await.unwrap_err();
+    assert!(err.to_string().contains("block list"), "{err}");
+    // Lifting it rewrites the file.
+    client.unban(b_id);
+    assert!(client.banned().await.unwrap().is_empty());
+    assert!(bans::load(&path, 0).unwrap().is_empty());
+}

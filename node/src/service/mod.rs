@@ -203,6 +203,7 @@ pub async fn start(cfg: ServiceConfig) -> Result<Node> {
     let chain_id = format!("{}-{}", cfg.spec.name, &genesis_hash.to_hex()[..16]);
     let mut network_config = network::Config::new(keypair, chain_id.clone());
     network_config.max_inbound_connections = cfg.max_inbound_connections;
+    network_config.bans_file = Some(cfg.base_path.join("network").join("bans"));
     let (client, events, event_loop) = network::new(network_config)?;
     let validator_id = validator.id().to_ss58_default();
     // Every line the node logs names it (several run in one process in tests and benches).
