@@ -36,12 +36,12 @@ pub struct ChainConfig {
     /// chain is replaced within `idle_propose_ms` plus the view-change timeout, and the value
     /// may exceed `consensus.base_timeout_ms`.
     pub idle_propose_ms: u64,
-    /// A vertex this validator has held this long, still unconfirmed although a milestone with
-    /// room for it was committed at least half this long after it arrived, makes the validator
-    /// suspect the primary of censorship and move to the next view (see `censorship`; PBFT's
-    /// per-request timer). Counted from the later of the vertex's arrival and the view's start.
-    /// Must exceed the time a vertex takes to reach the primary (gossip, or the node's tips
-    /// exchange every 2 s).
+    /// A vertex this validator has held this long, skipped by a milestone with room for it that
+    /// committed at least half this long after it arrived (one confirming a vertex that arrived
+    /// here later, or nothing), makes the validator suspect the primary of censorship and move
+    /// to the next view (PBFT's per-request timer; see the crate docs). Counted from the later
+    /// of the vertex's arrival and the view's start. Must exceed the time a vertex takes to
+    /// reach the primary (gossip, or the node's tips exchange every 2 s).
     pub censorship_timeout_ms: u64,
     /// A proposal's timestamp may be at most this far ahead of the validating node's clock.
     pub max_clock_drift_ms: u64,

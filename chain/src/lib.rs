@@ -31,11 +31,13 @@
 //!   than the heartbeat to keep its view, and a silent primary is still replaced.
 //! - **Censorship** (backups): a primary that keeps proposing restarts the replicas' timers with
 //!   every milestone, so one that leaves out a vertex would never be suspected by them. A
-//!   vertex this validator has held for [`ChainConfig::censorship_timeout_ms`] (10 s), still
-//!   unconfirmed although a milestone below both batch bounds committed at least half that
-//!   time after it arrived, makes the validator tell its replica
-//!   [`itc_consensus::Input::Suspect`] (a view change, once per view) and the node
-//!   [`Output::SuspectedCensorship`]: PBFT's per-request timer, for the DAG.
+//!   vertex this validator has held for [`ChainConfig::censorship_timeout_ms`] (10 s), skipped
+//!   by a milestone with room for it that committed at least half that time after it arrived
+//!   (one that confirmed a vertex which reached this validator later, or nothing), makes the
+//!   validator tell its replica [`itc_consensus::Input::Suspect`] (a view change, once per
+//!   view) and the node [`Output::SuspectedCensorship`]: PBFT's per-request timer, for the DAG.
+//!   A primary lagging behind its gossip confirms vertices in about the order they spread, so
+//!   it is not suspected.
 //! - **Validating** (backups): proposer in the committee, timestamp not before the parent's nor
 //!   beyond the clock drift, bounds, every tip known (else fetch and validate later), ordered
 //!   root, then re-execution and comparison of the state and receipts roots, epoch and next

@@ -810,11 +810,9 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
         let finalized =
             Finalized { header, certificate, order: exec.order, receipts: exec.outcome.receipts };
         out.push(Output::Finalized(Box::new(finalized.clone())));
-        // Only a milestone seen live counts as one that could have confirmed this node's
-        // vertices: one adopted while catching up may predate them here.
         let roomy = (finalized.header.vertex_count as usize) < self.cfg.max_batch
             && finalized.header.tips.len() < self.cfg.max_tips;
-        self.censorship.committed(live && roomy, now_ms);
+        self.censorship.committed(&finalized.order, live, roomy, now_ms);
         self.retain(finalized);
         self.progress_ms = now_ms;
         Ok(true)
