@@ -10,6 +10,7 @@
 //! | `itc_finality_latency_seconds` | histogram | from a transaction's arrival to its milestone's finality |
 //! | `itc_peers` | gauge | connected peers |
 //! | `itc_view_changes_total` | counter | PBFT view changes completed |
+//! | `itc_censorship_suspicions_total` | counter | times this validator suspected a primary of leaving out a vertex (and moved to the next view) |
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +37,7 @@ pub struct Metrics {
     finality_latency: Histogram,
     peers: Gauge,
     view_changes: Counter,
+    censorship_suspicions: Counter,
 }
 
 impl Default for Metrics {
@@ -54,6 +56,7 @@ impl Metrics {
         let finality_latency = Histogram::new(exponential_buckets(0.0005, 2.0, 15));
         let peers = Gauge::default();
         let view_changes = Counter::default();
+        let censorship_suspicions = Counter::default();
         registry.register(
             "finalized_height",
             "Number of the latest finalised milestone",
@@ -71,6 +74,11 @@ impl Metrics {
         );
         registry.register("peers", "Connected peers", peers.clone());
         registry.register("view_changes", "PBFT view changes completed", view_changes.clone());
+        registry.register(
+            "censorship_suspicions",
+            "Times this validator suspected the primary of leaving out a vertex",
+            censorship_suspicions.clone(),
+        );
         Metrics {
             registry,
             finalized_height,
@@ -78,6 +86,7 @@ impl Metrics {
             finality_latency,
             peers,
             view_changes,
+            censorship_suspicions,
         }
     }
 
@@ -100,6 +109,11 @@ impl Metrics {
     /// Records a completed view change.
     pub fn on_view_change(&self) {
         self.view_changes.inc();
+    }
+
+    /// Records a suspicion of censorship (see `itc_chain::Output::SuspectedCensorship`).
+    pub fn on_censorship_suspected(&self) {
+        self.censorship_suspicions.inc();
     }
 
     /// The OpenMetrics text exposition of every series.
@@ -171,6 +185,7 @@ mod tests {
         metrics.observe_finality_latency(Duration::from_millis(40));
         metrics.set_peers(3);
         metrics.on_view_change();
+        metrics.on_censorship_suspected();
         let body = tokio::time::timeout(Duration::from_secs(10), http_get(addr, "/metrics"))
             .await
             .unwrap();
@@ -179,6 +194,7 @@ mod tests {
         assert!(body.contains("itc_transactions_finalized_total 150\n"), "{body}");
         assert!(body.contains("itc_peers 3\n"), "{body}");
         assert!(body.contains("itc_view_changes_total 1\n"), "{body}");
+        assert!(body.contains("itc_censorship_suspicions_total 1\n"), "{body}");
         assert!(body.contains("itc_finality_latency_seconds_count 2\n"), "{body}");
         // 3 ms falls in the 4 ms bucket, 40 ms does not.
         assert!(body.contains("itc_finality_latency_seconds_bucket{le=\"0.004\"} 1\n"), "{body}");

@@ -899,12 +899,15 @@ impl Driver {
                     Output::EpochChanged { epoch, base } => {
                         tracing::info!(epoch, base, "committee changed")
                     }
-                    Output::SuspectedCensorship { view, vertex } => tracing::warn!(
-                        view,
-                        %vertex,
-                        "the primary keeps leaving out a vertex it could confirm: moving to the \
-                         next view"
-                    ),
+                    Output::SuspectedCensorship { view, vertex } => {
+                        self.metrics.on_censorship_suspected();
+                        tracing::warn!(
+                            view,
+                            %vertex,
+                            "the primary keeps leaving out a vertex it could confirm: moving to \
+                             the next view"
+                        )
+                    }
                 }
             }
             let records: Vec<Vec<u8>> = persists.iter().map(|(_, r)| r.clone()).collect();
