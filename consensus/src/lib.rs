@@ -47,7 +47,7 @@
 //! | §4.4 timeout doubling | the timeout doubles with every view change without progress (capped), and resets on a commit |
 //! | §4.5.2 liveness | f+1 view changes for higher views make a replica join the smallest; the timer of a new view only moves on once 2f+1 view changes for it arrived (a replica alone waits and retransmits); a view change for a view below ours is answered with our view changes from that view up, each at most once per peer per timer period, so answers to answers die out instead of multiplying |
 //! | §4.4 / §5 faulty primary | silent (timeout), invalid proposal (`Validated { ok: false }` or broken links: immediate view change), equivocating (no quorum, timeout; plus evidence), censoring while it proposes (the caller's evidence, [`Input::Suspect`]: immediate view change) |
-//! | §5.3 state transfer | a replica that sees others ahead asks for `StateRequest { from }` and applies certified milestones (header + certificate) it verifies itself |
+//! | §5.3 state transfer | a replica that sees others ahead asks for `StateRequest { from }` and applies certified milestones (header + certificate) it verifies itself; members are always answered, requests from outside the committee (anyone can sign one, and the answer is large) at most [`OUTSIDER_STATE_ANSWERS`] times per timer period in all |
 //! | §4 stable storage | [`PersistRecord`]s: every sent message, prepared certificates, commits, stable checkpoints; [`Pbft::restore`] rebuilds from them |
 //!
 //! **Pipelining and the sequential validation rule.** Pre-prepares, prepares and commits for every
@@ -144,7 +144,7 @@ pub mod sim;
 pub use config::{Config, Genesis};
 pub use error::{Error, Result};
 pub use io::{Action, Evidence, Input, PersistId, PersistRecord, Stats, TimerId};
-pub use machine::{Pbft, Status};
+pub use machine::{Pbft, Status, OUTSIDER_STATE_ANSWERS};
 pub use message::{Body, SignedMessage, VerifiedMessage};
 
 /// A PBFT view number.

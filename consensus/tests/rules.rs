@@ -575,3 +575,39 @@ fn s4_4_backups_that_suspect_a_proposing_primary_replace_it() {
     }
     assert_same_chain(&c, &[0, 1, 2, 3]);
 }
+
+#[test]
+fn s5_3_state_requests_from_outside_the_committee_are_answered_a_few_times_per_period() {
+    let mut c = Cluster::new(4, cfg());
+    run_until(&mut c, &[0, 1, 2, 3], 3);
+    c.queue.clear();
+    let answers = |actions: &[Action]| {
+        actions
+            .iter()
+            .filter(
+                |a| matches!(a, Action::Send(_, m) if matches!(m.body, Body::StateResponse { .. })),
+            )
+            .count()
+    };
+    let request =
+        |pair: &itc_primitives::Pair| SignedMessage::sign(pair, 0, Body::StateRequest { from: 1 });
+    // Outsiders (each with its own key, as an attacker would) get OUTSIDER_STATE_ANSWERS in all.
+    let mut answered = 0;
+    for k in 0..10 {
+        let outsider = test_pair(20 + k);
+        let actions = c.replicas[1].step(Input::Message(outsider.public(), request(&outsider)));
+        answered += answers(&actions);
+    }
+    assert_eq!(answered, itc_consensus::OUTSIDER_STATE_ANSWERS);
+    // Members are always answered.
+    for _ in 0..3 {
+        let member = test_pair(2);
+        let actions = c.replicas[1].step(Input::Message(member.public(), request(&member)));
+        assert_eq!(answers(&actions), 1);
+    }
+    // A new timer period answers outsiders again.
+    c.fire_timeout(1);
+    let outsider = test_pair(40);
+    let actions = c.replicas[1].step(Input::Message(outsider.public(), request(&outsider)));
+    assert_eq!(answers(&actions), 1);
+}

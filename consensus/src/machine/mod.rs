@@ -23,6 +23,8 @@ mod restore;
 mod transfer;
 mod view_change;
 
+pub use transfer::OUTSIDER_STATE_ANSWERS;
+
 /// Votes for future views beyond this distance from the current view are dropped.
 const FUTURE_VIEWS: View = 4;
 
@@ -86,6 +88,9 @@ pub struct Pbft {
     /// `(peer, view)`: our view change for `view` was resent to `peer` in this timer period
     /// (at most members × 9 entries; cleared whenever the timer restarts).
     pub(crate) answered: BTreeSet<(AccountId, View)>,
+    /// State requests from outside the committee answered in this timer period (at most
+    /// [`OUTSIDER_STATE_ANSWERS`]; cleared whenever the timer restarts).
+    pub(crate) outsider_answers: usize,
     /// First signed message per `(sender, kind, view, seq)`, to detect equivocation.
     pub(crate) seen: BTreeMap<(AccountId, u8, View, SeqNo), SignedMessage>,
     pub(crate) reported: BTreeSet<(AccountId, u8, View, SeqNo)>,
@@ -143,6 +148,7 @@ impl Pbft {
             my_new_view: None,
             own_view_changes: BTreeMap::new(),
             answered: BTreeSet::new(),
+            outsider_answers: 0,
             seen: BTreeMap::new(),
             reported: BTreeSet::new(),
             validity: BTreeMap::new(),
@@ -366,6 +372,7 @@ impl Pbft {
         self.timer += 1;
         // A new period: stale view changes may be answered again (bounded per period).
         self.answered.clear();
+        self.outsider_answers = 0;
         let after_ms = self.timeout_ms();
         self.out.push(Action::ScheduleTimeout { id: TimerId(self.timer), after_ms });
     }

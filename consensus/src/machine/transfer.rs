@@ -9,6 +9,9 @@ use crate::{
     SeqNo,
 };
 
+/// State requests from outside the committee a replica answers per timer period, in all.
+pub const OUTSIDER_STATE_ANSWERS: usize = 4;
+
 impl Pbft {
     /// Asks `to` (or every member) for certified milestones after the last committed one. At most
     /// one request is outstanding per timeout period.
@@ -88,6 +91,16 @@ impl Pbft {
     fn serve_state(&mut self, to: AccountId, from: SeqNo) {
         if to == self.me || from > self.last_delivered {
             return;
+        }
+        // A state request is small and its answer large (up to `MAX_TRANSFER` certified
+        // milestones, relayed to the whole network): anyone may sign one, so outsiders (nodes
+        // that follow the chain) are answered only a few times per timer period in all, which
+        // bounds the amplification. Members are always answered: they need the state to vote.
+        if self.committee.index_of(&to).is_none() {
+            if self.outsider_answers >= OUTSIDER_STATE_ANSWERS {
+                return;
+            }
+            self.outsider_answers += 1;
         }
         let milestones: Vec<_> = self
             .history
