@@ -2,7 +2,8 @@
 //! RocksDB and driver) bans a peer that gossips forged vertices once its gossip score falls
 //! below the graylist threshold, and at once a peer that answers its vertex request with a
 //! forged vertex, or that gossips undecodable consensus messages or ones whose signature is not
-//! their sender's (a sender outside the committee is only ignored). No forgery reaches the DAG,
+//! their sender's (a sender outside the committee is only ignored); a peer that floods requests
+//! is refused beyond its budget. No forgery reaches the DAG,
 //! and the validator keeps finalising. And the same bare peer shows the honest side of the
 //! fetch protocol: a validator asks a new peer for its unconfirmed tips and fetches what it missed.
 use std::time::Duration;
@@ -255,6 +256,39 @@ fn a_validator_asks_a_new_peer_for_its_tips_and_fetches_the_vertices_it_missed()
         // The validator answers the same question: its unconfirmed tips (none left now).
         let answer = peer.client.request(validator, network::Request::Tips).await.unwrap();
         assert_eq!(answer, Response::Tips(BoundedVec::default()));
+        assert!(node.banned_peers().await.unwrap().is_empty());
+        net.shutdown().await.unwrap();
+    });
+}
+
+#[test]
+fn a_peer_flooding_requests_is_refused_beyond_its_budget() {
+    runtime().block_on(async {
+        let net = LocalNet::start_with(1, |cfg| {
+            quick_heartbeat(cfg);
+            // Five at once, then one a second: the flood below takes well under a second.
+            cfg.inbound_request_burst = 5;
+            cfg.inbound_requests_per_sec = 1;
+        })
+        .await
+        .unwrap();
+        net.wait_height(&[0], 1).await.unwrap();
+        let node = net.node(0);
+        let e = rogue(&node.chain_id, node.peer_id, node.listen_addrs[0].clone()).await;
+        let (mut answered, mut refused) = (0, 0);
+        for _ in 0..20 {
+            match e.client.request(node.peer_id, network::Request::Tips).await.unwrap() {
+                Response::Tips(_) => answered += 1,
+                Response::Refused(reason) => {
+                    assert!(reason.contains("too many requests"), "{reason}");
+                    refused += 1;
+                }
+                other => panic!("unexpected answer {other:?}"),
+            }
+        }
+        // The burst, plus one a second for however long the loop took.
+        assert!(answered >= 5 && refused >= 10, "{answered} answered, {refused} refused");
+        // Refused, not banned: an eager honest peer is not an attacker.
         assert!(node.banned_peers().await.unwrap().is_empty());
         net.shutdown().await.unwrap();
     });

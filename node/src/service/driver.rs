@@ -16,7 +16,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::adapters::{DbDag, DbState, DbWrite, NodeState};
 use super::api::NodeApi;
-use super::peers::{Answer, PeerBook};
+use super::peers::{Answer, PeerBook, RequestBudget};
 use super::wire::{
     ConsensusEnvelope, VertexBatch, MAX_VERTEX_GOSSIP_BYTES, MAX_VERTICES_PER_GOSSIP,
 };
@@ -224,11 +224,24 @@ pub(crate) struct Driver {
     submitted: HashMap<Hash, Instant>,
     /// Whom to ask for vertices and milestones.
     peer_book: PeerBook<PeerId>,
+    /// How much each peer may ask of this node.
+    request_budget: RequestBudget<PeerId>,
     last_view: u64,
     status: watch::Sender<NodeStatus>,
 }
 
+/// Default [`crate::service::ServiceConfig::inbound_requests_per_sec`].
+pub(crate) const DEFAULT_REQUESTS_PER_SEC: u32 = 50;
+/// Default [`crate::service::ServiceConfig::inbound_request_burst`].
+pub(crate) const DEFAULT_REQUEST_BURST: u32 = 200;
+
 impl Driver {
+    /// Sets how many requests each peer may make of this node (see [`RequestBudget`]).
+    pub(crate) fn with_request_budget(mut self, per_sec: u32, burst: u32) -> Self {
+        self.request_budget = RequestBudget::new(per_sec, burst);
+        self
+    }
+
     /// The driver, the RPC port over it and the control channel.
     pub(crate) fn build(
         validator: NodeValidator,
@@ -298,6 +311,7 @@ impl Driver {
             blocked: HashSet::new(),
             submitted: HashMap::new(),
             peer_book: PeerBook::default(),
+            request_budget: RequestBudget::new(DEFAULT_REQUESTS_PER_SEC, DEFAULT_REQUEST_BURST),
             last_view: 0,
             status: watch::channel(NodeStatus::default()).0,
         };
@@ -624,6 +638,13 @@ impl Driver {
             network::Event::InboundRequest { peer, request, channel } => {
                 let response = if self.blocked.contains(&peer) {
                     Response::Refused("partitioned".into())
+                } else if !self.request_budget.take(peer, now_ms()) {
+                    tracing::debug!(%peer, "request refused: over its budget");
+                    Response::Refused(
+                        "too many requests: this node answers each peer a limited number per \
+                         second; slow down"
+                            .into(),
+                    )
                 } else {
                     self.answer(request)
                 };
@@ -653,6 +674,7 @@ impl Driver {
                     s.peers.len()
                 };
                 self.peer_book.forget(&peer);
+                self.request_budget.forget(&peer);
                 self.metrics.set_peers(n);
                 tracing::info!(%peer, peers = n, "peer disconnected");
                 Ok(Vec::new())

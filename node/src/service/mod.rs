@@ -59,6 +59,12 @@ pub struct ServiceConfig {
     /// Most connections other nodes may hold open to this one (see
     /// [`network::Config::max_inbound_connections`]).
     pub max_inbound_connections: u32,
+    /// Requests (vertices, milestones, tips) each peer may make of this node per second, once
+    /// its burst is spent; more are refused unread.
+    pub inbound_requests_per_sec: u32,
+    /// Requests a peer may make at once before [`ServiceConfig::inbound_requests_per_sec`]
+    /// applies.
+    pub inbound_request_burst: u32,
 }
 
 impl ServiceConfig {
@@ -78,6 +84,8 @@ impl ServiceConfig {
             chain,
             state_pruning: Some(DEFAULT_STATE_PRUNING),
             max_inbound_connections: network::DEFAULT_MAX_INBOUND_CONNECTIONS,
+            inbound_requests_per_sec: driver::DEFAULT_REQUESTS_PER_SEC,
+            inbound_request_burst: driver::DEFAULT_REQUEST_BURST,
         }
     }
 }
@@ -245,6 +253,8 @@ pub async fn start(cfg: ServiceConfig) -> Result<Node> {
         fresh_writes,
     )?;
     let driver::Handles { driver, api, control, shared, status, finalized } = handles;
+    let driver =
+        driver.with_request_budget(cfg.inbound_requests_per_sec, cfg.inbound_request_burst);
     let rpc = rpc::start(&cfg.rpc, Arc::new(api)).await?;
     let rpc_addr = rpc.addr;
     tracing::info!(

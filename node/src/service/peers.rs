@@ -1,4 +1,5 @@
-//! Which peer to ask for vertices or certified milestones.
+//! Which peer to ask for vertices or certified milestones, and how much each peer may ask of
+//! this node.
 //!
 //! Requests rotate over the connected peers, so load spreads and no single peer is trusted to
 //! answer. A peer whose answer was useless (the request failed or timed out, it was refused,
@@ -87,6 +88,49 @@ impl<P: Copy + Eq + Hash> PeerBook<P> {
     }
 }
 
+/// How many requests each peer may make of this node: a token bucket per peer, `burst`
+/// requests deep, refilled at `per_sec`. Answers read the store on the node's event loop, so a
+/// request beyond the budget is refused unread: a peer flooding requests cannot stall
+/// consensus. Honest peers stay far below it (a tips request every 2 s, fetches in batches).
+#[derive(Debug)]
+pub(crate) struct RequestBudget<P> {
+    per_sec: u64,
+    burst: u64,
+    /// Per peer: thousandths of a request left, and when they were counted.
+    buckets: HashMap<P, (u64, u64)>,
+}
+
+impl<P: Copy + Eq + Hash> RequestBudget<P> {
+    pub(crate) fn new(per_sec: u32, burst: u32) -> Self {
+        RequestBudget {
+            per_sec: u64::from(per_sec),
+            burst: u64::from(burst),
+            buckets: HashMap::new(),
+        }
+    }
+
+    /// Whether `peer` may make one more request at `now_ms` (and counts it if so).
+    pub(crate) fn take(&mut self, peer: P, now_ms: u64) -> bool {
+        let full = self.burst.saturating_mul(1_000);
+        let (left, at) = self.buckets.entry(peer).or_insert((full, now_ms));
+        // `per_sec` requests a second are `per_sec` thousandths a millisecond.
+        let refill = now_ms.saturating_sub(*at).saturating_mul(self.per_sec);
+        *left = left.saturating_add(refill).min(full);
+        *at = now_ms.max(*at);
+        if *left >= 1_000 {
+            *left -= 1_000;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Drops a disconnected peer's bucket (a new connection starts full).
+    pub(crate) fn forget(&mut self, peer: &P) {
+        self.buckets.remove(peer);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,5 +185,22 @@ mod tests {
         book.forget(&1);
         assert_eq!(book.retry_at(&1), 0);
         assert_eq!(book.pick(&peers, 100), Some(1));
+    }
+
+    #[test]
+    fn a_peer_gets_its_burst_then_its_rate() {
+        let mut b = RequestBudget::new(10, 3);
+        assert!((0..3).all(|_| b.take(1u8, 1_000)));
+        assert!(!b.take(1, 1_000), "the burst is spent");
+        assert!(b.take(2, 1_000), "another peer has its own bucket");
+        // 10 a second: one more after 100 ms, not before.
+        assert!(!b.take(1, 1_099));
+        assert!(b.take(1, 1_100));
+        assert!(!b.take(1, 1_100));
+        // A long pause refills up to the burst, no more.
+        assert!((0..3).all(|_| b.take(1, 60_000)));
+        assert!(!b.take(1, 60_000));
+        b.forget(&1);
+        assert!(b.take(1, 60_000), "a forgotten peer starts full");
     }
 }
