@@ -218,6 +218,8 @@ pub(crate) struct Driver {
     /// When a peer was last asked for its tips ([`TIPS_EVERY`]).
     tips_asked: Instant,
     finalized_tx: broadcast::Sender<FinalizedMilestone>,
+    /// The consensus log's live entries are the sequence numbers `log_start..log_seq`.
+    log_start: u64,
     log_seq: u64,
     nonce: u64,
     blocked: HashSet<PeerId>,
@@ -268,7 +270,7 @@ impl Driver {
                 extra: writes,
             })?;
         }
-        let (_, log_seq) = store.consensus_log()?;
+        let (log_start, log_seq) = store.consensus_span()?;
         let me = validator.id();
         let committee_size =
             validator.committee(validator.last_header().epoch).map_or(1, |c| c.members.len());
@@ -306,6 +308,7 @@ impl Driver {
             catch_up: CatchUp { height, since: Instant::now(), in_flight: false },
             tips_asked: Instant::now(),
             finalized_tx,
+            log_start,
             log_seq,
             nonce: now_ms(),
             blocked: HashSet::new(),
@@ -988,7 +991,7 @@ impl Driver {
     /// Drops the persist records that a stable checkpoint made obsolete (the rules are
     /// `itc_consensus::compact`'s), so the log and restart times stay bounded.
     fn compact_log(&mut self) -> Result<()> {
-        let (raw, _) = self.store.consensus_log()?;
+        let (raw, _) = self.store.consensus_log_from(self.log_start)?;
         let before = raw.len();
         let committed = self.store.finalized()?.map_or(0, |(number, _)| number);
         let epoch = self.lock().v.consensus().epoch();
@@ -997,7 +1000,8 @@ impl Driver {
                 .iter()
                 .map(Encode::encode)
                 .collect();
-        self.log_seq = self.store.rewrite_consensus(&keep)?;
+        let next = self.store.rewrite_consensus(self.log_start, self.log_seq, &keep)?;
+        (self.log_start, self.log_seq) = (self.log_seq, next);
         tracing::debug!(before, after = keep.len(), "persist log compacted");
         Ok(())
     }

@@ -201,43 +201,52 @@ impl ChainStore {
         Ok(seq)
     }
 
-    /// Replaces the consensus persist log with `keep` (in order), atomically: the old entries
-    /// are deleted and `keep` is written after them, so sequence numbers only grow. Returns the
-    /// next sequence number. Not fsynced: if the rewrite is lost in a crash the old log, which
-    /// restores the same replica, is still there.
-    pub fn rewrite_consensus(&self, keep: &[Vec<u8>]) -> Result<u64> {
-        let (entries, mut seq) = self.consensus_entries()?;
+    /// Replaces the consensus persist log, whose live entries are the sequence numbers
+    /// `start..next`, with `keep` (in order), atomically: those entries are deleted and `keep`
+    /// is written from `next` on, so sequence numbers only grow. Returns the next sequence
+    /// number; `keep` starts at `next`. Not fsynced: if the rewrite is lost in a crash the old
+    /// log, which restores the same replica, is still there. The entries are deleted by key, not
+    /// found by a scan: a log rewritten at every checkpoint leaves a trail of deletions that a
+    /// scan from the start would wade through, longer with every rewrite.
+    pub fn rewrite_consensus(&self, start: u64, next: u64, keep: &[Vec<u8>]) -> Result<u64> {
         let mut b = Batch::new();
-        for (key, _) in entries {
-            b.delete(Column::Consensus, key);
+        for seq in start..next {
+            b.delete(Column::Consensus, seq.to_be_bytes());
         }
-        for record in keep {
-            b.put(Column::Consensus, seq.to_be_bytes(), record.clone());
-            seq += 1;
-        }
+        let seq = consensus_batch(next, keep, &mut b);
         self.kv.commit(b, Durability::Relaxed)?;
         Ok(seq)
     }
 
     /// The consensus persist log, in order, as raw records (decode them with the consensus
-    /// crate), and the next sequence number.
+    /// crate), and the next sequence number (0 for an empty log). Scans the whole column: for
+    /// a restart; a running node reads from the first live entry ([`Self::consensus_log_from`]).
     pub fn consensus_log(&self) -> Result<(Vec<Vec<u8>>, u64)> {
-        let (entries, next) = self.consensus_entries()?;
-        Ok((entries.into_iter().map(|(_, v)| v).collect(), next))
+        let (entries, next) = self.consensus_entries(0)?;
+        Ok((entries.into_iter().map(|(_, v)| v).collect(), next.unwrap_or(0)))
     }
 
-    fn consensus_entries(&self) -> Result<(Vec<super::kv::KeyValue>, u64)> {
-        let entries = self.kv.iter_prefix(Column::Consensus, &[])?;
+    /// The log's records from sequence number `start` on (seeking past the deleted entries
+    /// before it), and the next sequence number (`start` if there are none).
+    pub fn consensus_log_from(&self, start: u64) -> Result<(Vec<Vec<u8>>, u64)> {
+        let (entries, next) = self.consensus_entries(start)?;
+        Ok((entries.into_iter().map(|(_, v)| v).collect(), next.unwrap_or(start)))
+    }
+
+    /// The sequence numbers of the live log, `first..next` (`0..0` when empty).
+    pub fn consensus_span(&self) -> Result<(u64, u64)> {
+        let (entries, next) = self.consensus_entries(0)?;
+        match (entries.first(), next) {
+            (Some((key, _)), Some(next)) => Ok((log_seq_of(key)?, next)),
+            _ => Ok((0, 0)),
+        }
+    }
+
+    fn consensus_entries(&self, start: u64) -> Result<(Vec<super::kv::KeyValue>, Option<u64>)> {
+        let entries = self.kv.iter_from(Column::Consensus, &start.to_be_bytes())?;
         let next = match entries.last() {
-            None => 0,
-            Some((key, _)) => {
-                let array: [u8; 8] = key.as_slice().try_into().map_err(|_| Error::Corrupt {
-                    column: Column::Consensus.name(),
-                    key: hex::encode(key),
-                    reason: "a log key is 8 bytes".into(),
-                })?;
-                u64::from_be_bytes(array) + 1
-            }
+            None => None,
+            Some((key, _)) => Some(log_seq_of(key)? + 1),
         };
         Ok((entries, next))
     }
@@ -372,6 +381,16 @@ impl ChainStore {
         self.kv.commit(b, Durability::Sync)?;
         Ok((hash, seq))
     }
+}
+
+/// The sequence number a consensus log key holds.
+fn log_seq_of(key: &[u8]) -> Result<u64> {
+    let array: [u8; 8] = key.try_into().map_err(|_| Error::Corrupt {
+        column: Column::Consensus.name(),
+        key: hex::encode(key),
+        reason: "a log key is 8 bytes".into(),
+    })?;
+    Ok(u64::from_be_bytes(array))
 }
 
 /// Adds `records` to the consensus log from sequence number `next_seq` on; returns the next.

@@ -138,6 +138,18 @@ impl KvStore {
         Ok(out)
     }
 
+    /// Every pair of `column` with a key at or after `start`, in key order (one seek, so
+    /// deleted keys before `start` cost nothing).
+    pub fn iter_from(&self, column: Column, start: &[u8]) -> Result<Vec<KeyValue>> {
+        let cf = self.cf(column)?;
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(cf, IteratorMode::From(start, Direction::Forward)) {
+            let (k, v) = item.map_err(db_err(format!("iterating {}", column.name())))?;
+            out.push((k.into_vec(), v.into_vec()));
+        }
+        Ok(out)
+    }
+
     /// The pair of `column` with the greatest key that starts with `prefix`, is at most `upper`
     /// and is not `skip`ped: one reverse seek, then a step back per skipped key (and per key
     /// between the prefix's range and an `upper` beyond it).

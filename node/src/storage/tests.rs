@@ -211,13 +211,19 @@ fn milestones_of_one_batch_land_together_and_in_order() {
     assert_eq!(store.consensus_log().unwrap(), (Vec::new(), 0));
     assert_eq!(store.append_consensus(0, &[vec![1], vec![2, 3]], Durability::Sync).unwrap(), 2);
     assert_eq!(store.consensus_log().unwrap(), (vec![vec![1], vec![2, 3]], 2));
-    // Compaction replaces the log; sequence numbers keep growing, appends follow it.
-    assert_eq!(store.rewrite_consensus(&[vec![2, 3]]).unwrap(), 3);
+    assert_eq!(store.consensus_span().unwrap(), (0, 2));
+    // Compaction replaces the live entries 0..2; sequence numbers keep growing, appends follow.
+    assert_eq!(store.rewrite_consensus(0, 2, &[vec![2, 3]]).unwrap(), 3);
     assert_eq!(store.consensus_log().unwrap(), (vec![vec![2, 3]], 3));
+    assert_eq!(store.consensus_span().unwrap(), (2, 3));
     assert_eq!(store.append_consensus(3, &[vec![4]], Durability::Relaxed).unwrap(), 4);
     assert_eq!(store.consensus_log().unwrap(), (vec![vec![2, 3], vec![4]], 4));
-    assert_eq!(store.rewrite_consensus(&[]).unwrap(), 4);
+    assert_eq!(store.consensus_log_from(2).unwrap(), (vec![vec![2, 3], vec![4]], 4));
+    assert_eq!(store.consensus_log_from(3).unwrap(), (vec![vec![4]], 4));
+    assert_eq!(store.consensus_log_from(9).unwrap(), (Vec::new(), 9));
+    assert_eq!(store.rewrite_consensus(2, 4, &[]).unwrap(), 4);
     assert_eq!(store.consensus_log().unwrap(), (Vec::new(), 0));
+    assert_eq!(store.consensus_span().unwrap(), (0, 0));
     // A milestone and consensus records in one batch: both land, or (a gap) neither does.
     let four = commit(4, three.header.hash());
     assert!(store.apply_milestones_logged(&[four], 0, &[vec![9]]).is_err());
