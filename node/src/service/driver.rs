@@ -361,6 +361,7 @@ impl Driver {
             NodeStatus { finalized: shared.v.finalized_number(), view: shared.v.consensus().view() }
         };
         if status.view > self.last_view {
+            tracing::info!(from = self.last_view, to = status.view, "view changed");
             self.last_view = status.view;
             self.metrics.on_view_change();
         }
