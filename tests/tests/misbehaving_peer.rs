@@ -41,6 +41,13 @@ fn vertex(genesis: Hash, nonce: u64, parents: Vec<Hash>, forge: bool) -> Vertex 
     Vertex { tx, parents: BoundedVec::new(parents).unwrap(), pow_nonce }
 }
 
+/// A one-validator network configured by `configure`, past its first milestone.
+async fn one_validator(configure: fn(&mut itc_node::service::ServiceConfig)) -> LocalNet {
+    let net = LocalNet::start_with(1, configure).await.unwrap();
+    net.wait_height(&[0], 1).await.unwrap();
+    net
+}
+
 /// A bare network peer on the validator's chain, connected to it and subscribed to both topics.
 async fn rogue(chain_id: &str, validator: PeerId, addr: network::Multiaddr) -> Rogue {
     let dir = tempfile::tempdir().unwrap();
@@ -110,8 +117,7 @@ impl Rogue {
 #[test]
 fn peers_sending_forged_vertices_are_banned_and_the_forgeries_never_land() {
     runtime().block_on(async {
-        let net = LocalNet::start_with(1, quick_heartbeat).await.unwrap();
-        net.wait_height(&[0], 1).await.unwrap();
+        let net = one_validator(quick_heartbeat).await;
         let node = net.node(0);
         let (genesis, validator, addr) =
             (node.genesis_hash, node.peer_id, node.listen_addrs[0].clone());
@@ -221,8 +227,7 @@ fn peers_sending_forged_vertices_are_banned_and_the_forgeries_never_land() {
 #[test]
 fn a_validator_asks_a_new_peer_for_its_tips_and_fetches_the_vertices_it_missed() {
     runtime().block_on(async {
-        let net = LocalNet::start_with(1, quick_heartbeat).await.unwrap();
-        net.wait_height(&[0], 1).await.unwrap();
+        let net = one_validator(quick_heartbeat).await;
         let node = net.node(0);
         let (genesis, validator) = (node.genesis_hash, node.peer_id);
         let rpc = Rpc::to(node).unwrap();
@@ -264,15 +269,13 @@ fn a_validator_asks_a_new_peer_for_its_tips_and_fetches_the_vertices_it_missed()
 #[test]
 fn a_peer_flooding_requests_is_refused_beyond_its_budget() {
     runtime().block_on(async {
-        let net = LocalNet::start_with(1, |cfg| {
+        let net = one_validator(|cfg| {
             quick_heartbeat(cfg);
             // Five at once, then one a second: the flood below takes well under a second.
             cfg.inbound_request_burst = 5;
             cfg.inbound_requests_per_sec = 1;
         })
-        .await
-        .unwrap();
-        net.wait_height(&[0], 1).await.unwrap();
+        .await;
         let node = net.node(0);
         let e = rogue(&node.chain_id, node.peer_id, node.listen_addrs[0].clone()).await;
         let (mut answered, mut refused) = (0, 0);

@@ -112,23 +112,23 @@ impl std::fmt::Display for FinalityReport {
             self.validators, self.txs
         )?;
         writeln!(f, "  finalised throughput : {:.0} tx/s", self.finalized_tps)?;
-        writeln!(
+        let pair = |f: &mut std::fmt::Formatter<'_>,
+                    label: &str,
+                    p50: Duration,
+                    p99: Duration,
+                    how: &str| {
+            let (p50, p99) = (p50.as_secs_f64() * 1e3, p99.as_secs_f64() * 1e3);
+            let colon = if label.is_empty() { ' ' } else { ':' };
+            writeln!(f, "  {label:<21}{colon} p50 {p50:.1} ms, p99 {p99:.1} ms ({how})")
+        };
+        pair(f, "finality latency", self.p50, self.p99, "final at node 0, the primary")?;
+        pair(f, "", self.own_p50, self.own_p99, "final at the node submitted to")?;
+        pair(
             f,
-            "  finality latency     : p50 {:.1} ms, p99 {:.1} ms (final at node 0, the primary)",
-            self.p50.as_secs_f64() * 1e3,
-            self.p99.as_secs_f64() * 1e3
-        )?;
-        writeln!(
-            f,
-            "                         p50 {:.1} ms, p99 {:.1} ms (final at the node submitted to)",
-            self.own_p50.as_secs_f64() * 1e3,
-            self.own_p99.as_secs_f64() * 1e3
-        )?;
-        writeln!(
-            f,
-            "  of which admission   : p50 {:.1} ms, p99 {:.1} ms (RPC round trip with PoW attachment)",
-            self.admission_p50.as_secs_f64() * 1e3,
-            self.admission_p99.as_secs_f64() * 1e3
+            "of which admission",
+            self.admission_p50,
+            self.admission_p99,
+            "RPC round trip with PoW attachment",
         )?;
         writeln!(
             f,
