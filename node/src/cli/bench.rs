@@ -7,8 +7,9 @@
 //! WebSocket per node (each account always to the same node, so its nonces arrive in order) at
 //! a fixed rate or as fast as the nodes accept them; finality is observed through
 //! `chain_subscribeFinalized`, whose notifications list the confirmed transactions, on every
-//! node: the latency is reported as node 0 (the view-0 primary, which finalises last) saw it and
-//! as the node each transfer was submitted to saw it (what the submitting client sees).
+//! node: the latency is reported as node 0 (the primary of the first epoch; the primary rotates
+//! with each committee epoch) saw it and as the node each transfer was submitted to saw it (what
+//! the submitting client sees).
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -80,7 +81,7 @@ pub struct FinalityReport {
     pub rate: u64,
     /// Finalised tx/s from the first submission to the last finalisation.
     pub finalized_tps: f64,
-    /// Median submit-to-final latency, final as node 0 (the view-0 primary) reported it.
+    /// Median submit-to-final latency, final as node 0 (the first epoch's primary) reported it.
     pub p50: Duration,
     /// 99th percentile latency at node 0.
     pub p99: Duration,
@@ -121,7 +122,13 @@ impl std::fmt::Display for FinalityReport {
             let colon = if label.is_empty() { ' ' } else { ':' };
             writeln!(f, "  {label:<21}{colon} p50 {p50:.1} ms, p99 {p99:.1} ms ({how})")
         };
-        pair(f, "finality latency", self.p50, self.p99, "final at node 0, the primary")?;
+        pair(
+            f,
+            "finality latency",
+            self.p50,
+            self.p99,
+            "final at node 0, the first epoch's primary",
+        )?;
         pair(f, "", self.own_p50, self.own_p99, "final at the node submitted to")?;
         pair(
             f,

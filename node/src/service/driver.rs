@@ -632,7 +632,7 @@ impl Driver {
                         if to.is_some_and(|to| to != self.me) {
                             return Ok(Vec::new());
                         }
-                        tracing::trace!(target: "itc_node::timing", kind, "recv");
+                        tracing::trace!(target: "itc_node::timing", kind, seq = traced_seq(&message.message().body), "recv");
                         self.call(|v, now| {
                             v.handle(ChainEvent::Verified { from, msg: Box::new(message) }, now)
                         })
@@ -753,7 +753,7 @@ impl Driver {
             return;
         }
         self.nonce += 1;
-        tracing::trace!(target: "itc_node::timing", kind = msg.body.kind(), "send");
+        tracing::trace!(target: "itc_node::timing", kind = msg.body.kind(), seq = traced_seq(&msg.body), "send");
         let envelope = ConsensusEnvelope { to, nonce: self.nonce, message: msg.to_bytes() };
         self.publish(Topic::Consensus, envelope.encode());
     }
@@ -1115,4 +1115,15 @@ fn burst<T>(first: T, queue: &mut mpsc::Receiver<T>) -> Vec<T> {
 
 fn shared_height(shared: &Mutex<Shared>) -> u64 {
     shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).v.finalized_number()
+}
+
+/// The sequence number a normal-case consensus message is about (0 for the others), for the
+/// `itc_node::timing` trace.
+fn traced_seq(body: &itc_consensus::message::Body) -> u64 {
+    use itc_consensus::message::Body;
+    match body {
+        Body::PrePrepare(pp) => pp.seq,
+        Body::Prepare(v) | Body::Commit(v) => v.seq,
+        _ => 0,
+    }
 }
