@@ -162,3 +162,45 @@ fn a_validator_behind_the_peers_consensus_memory_catches_up_from_their_stores() 
         net.shutdown().await.unwrap();
     });
 }
+
+/// `itc transfer` waits on the node's finalised-milestone subscription (the WebSocket on the
+/// RPC port), so it reports the milestone as soon as it is final; a transfer that finalises as
+/// failed is an error that gives the runtime's reason.
+#[test]
+fn the_transfer_command_reports_finality_and_failure() {
+    use itc_node::cli::client::{run_transfer, RpcArgs, TransferArgs};
+    let rt = runtime();
+    let net = rt.block_on(LocalNet::start(1)).unwrap();
+    let rpc = format!("http://{}", net.node(0).rpc_addr);
+    let transfer = |from: &str, amount: &str| {
+        let args = TransferArgs {
+            from: from.into(),
+            to: dev("Ferdie").public().to_string(),
+            amount: amount.into(),
+            tip: "0".into(),
+            no_wait: false,
+            timeout: 90,
+            rpc: RpcArgs { rpc: rpc.clone() },
+        };
+        let mut out = Vec::new();
+        // The command runs its own runtime, so it cannot run on one of this runtime's threads.
+        let result = std::thread::scope(|s| s.spawn(|| run_transfer(args, &mut out)).join());
+        (result.unwrap(), String::from_utf8(out).unwrap())
+    };
+
+    let (result, out) = transfer("//Alice", "5");
+    result.unwrap();
+    assert!(out.contains("finalised in milestone"), "{out}");
+    let hash = out.split_whitespace().nth(1).unwrap();
+    let status = rt
+        .block_on(
+            Rpc::to(net.node(0)).unwrap().tx_status(&itc_primitives::Hash::from_hex(hash).unwrap()),
+        )
+        .unwrap();
+    assert_eq!(status["status"], "finalized", "{status}");
+
+    let (result, _) = transfer("//Dave", "5000000000");
+    let err = format!("{:#}", result.unwrap_err());
+    assert!(err.contains("failed: balances"), "{err}");
+    rt.block_on(net.shutdown()).unwrap();
+}

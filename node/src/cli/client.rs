@@ -7,9 +7,10 @@ use itc_primitives::{
     AccountId, Balance, Hash, Mortality, Pair, Signature, Transaction, UNITS_PER_ITC,
 };
 use itc_runtime::{modules::balances, RuntimeCall};
-use jsonrpsee::core::client::ClientT;
+use jsonrpsee::core::client::{ClientT, Subscription, SubscriptionClientT};
 use jsonrpsee::rpc_params;
 use jsonrpsee_http_client::{HttpClient, HttpClientBuilder};
+use jsonrpsee_ws_client::{WsClient, WsClientBuilder};
 use parity_scale_codec::Encode;
 use serde_json::Value;
 
@@ -188,6 +189,9 @@ pub fn run_transfer(args: TransferArgs, out: &mut impl std::io::Write) -> anyhow
         let nonce = call(&c, "account_nextNonce", rpc_params![from.public().to_string()]).await?;
         let nonce = nonce.as_u64().context("account_nextNonce returned no number")?;
         let tx = signed_transfer(&from, genesis, nonce, to, amount, tip);
+        // Subscribed before submitting, so the milestone that confirms the transfer cannot
+        // be missed.
+        let finals = if args.no_wait { None } else { subscribe_finalized(&args.rpc.rpc).await };
         let started = Instant::now();
         let hash = submit(&c, &tx).await?;
         writeln!(out, "submitted {} (nonce {nonce})", hash.to_hex())?;
@@ -195,33 +199,96 @@ pub fn run_transfer(args: TransferArgs, out: &mut impl std::io::Write) -> anyhow
             return Ok(());
         }
         let deadline = started + Duration::from_secs(args.timeout);
-        loop {
-            let status = call(&c, "tx_status", rpc_params![hash.to_hex()]).await?;
-            match status.get("status").and_then(Value::as_str) {
-                Some("finalized") => {
-                    let m = status.get("milestone").and_then(Value::as_u64).unwrap_or_default();
-                    writeln!(
-                        out,
-                        "finalised in milestone {m} after {} ms: {} from {} to {}",
-                        started.elapsed().as_millis(),
-                        format_itc(amount),
-                        from.public(),
-                        to
-                    )?;
-                    return Ok(());
-                }
-                Some("failed") => {
-                    let reason = status.get("reason").and_then(Value::as_str).unwrap_or("unknown");
-                    bail!("transaction {hash} failed: {reason}");
-                }
-                _ if Instant::now() > deadline => bail!(
-                    "transaction {hash} not final after {} s; check it later with `itc tx status {hash}`",
-                    args.timeout
-                ),
-                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        let hex = hash.to_hex();
+        let Some(status) = wait_final(&c, finals, hash, deadline).await? else {
+            bail!(
+                "transaction {hex} not final after {} s; check it later with `itc tx status {hex}`",
+                args.timeout
+            );
+        };
+        if status.get("status").and_then(Value::as_str) != Some("finalized") {
+            let reason = status.get("reason").and_then(Value::as_str).unwrap_or("unknown");
+            bail!("transaction {hex}: {reason}");
+        }
+        let m = status.get("milestone").and_then(Value::as_u64).unwrap_or_default();
+        writeln!(
+            out,
+            "finalised in milestone {m} after {} ms: {} from {} to {}",
+            started.elapsed().as_millis(),
+            format_itc(amount),
+            from.public(),
+            to
+        )?;
+        Ok(())
+    })
+}
+
+/// How often `itc transfer` asks for the status when the node offers no WebSocket.
+const STATUS_POLL: Duration = Duration::from_millis(50);
+
+/// The WebSocket form of an HTTP JSON-RPC endpoint (the node serves both on one port).
+fn ws_url(http: &str) -> Option<String> {
+    if let Some(rest) = http.strip_prefix("http://") {
+        Some(format!("ws://{rest}"))
+    } else if let Some(rest) = http.strip_prefix("https://") {
+        Some(format!("wss://{rest}"))
+    } else if http.starts_with("ws://") || http.starts_with("wss://") {
+        Some(http.to_string())
+    } else {
+        None
+    }
+}
+
+/// Finalised milestones from the node at `rpc`, or `None` where it cannot be reached over a
+/// WebSocket (a proxy that passes only HTTP, say): the caller then polls.
+async fn subscribe_finalized(rpc: &str) -> Option<(WsClient, Subscription<Value>)> {
+    let url = ws_url(rpc)?;
+    let ws = WsClientBuilder::default().build(&url).await.ok()?;
+    let sub = ws
+        .subscribe("chain_subscribeFinalized", rpc_params![], "chain_unsubscribeFinalized")
+        .await
+        .ok()?;
+    Some((ws, sub))
+}
+
+/// Whether a finalised-milestone notification lists `hash` among its transactions.
+fn lists(note: &Value, hash: &Hash) -> bool {
+    note.get("transactions").and_then(Value::as_array).is_some_and(|txs| {
+        txs.iter().filter_map(Value::as_str).any(|t| Hash::from_hex(t).ok() == Some(*hash))
+    })
+}
+
+/// Waits until `hash` is finalised or failed in a finalised milestone and returns its
+/// `tx_status` answer, or `None` at `deadline`. With a subscription it asks for the status
+/// once, when a milestone lists the transaction; without one (or once it ends) it polls.
+async fn wait_final(
+    c: &HttpClient,
+    mut finals: Option<(WsClient, Subscription<Value>)>,
+    hash: Hash,
+    deadline: Instant,
+) -> anyhow::Result<Option<Value>> {
+    let until = tokio::time::Instant::from_std(deadline);
+    loop {
+        if let Some((_, sub)) = finals.as_mut() {
+            match tokio::time::timeout_at(until, sub.next()).await {
+                Err(_) => return Ok(None),
+                Ok(Some(Ok(note))) if !lists(&note, &hash) => continue,
+                Ok(Some(Ok(_))) => {}
+                // The subscription ended or sent something unreadable: poll from here on.
+                Ok(_) => finals = None,
             }
         }
-    })
+        let status = call(c, "tx_status", rpc_params![hash.to_hex()]).await?;
+        if matches!(status.get("status").and_then(Value::as_str), Some("finalized" | "failed")) {
+            return Ok(Some(status));
+        }
+        if Instant::now() > deadline {
+            return Ok(None);
+        }
+        if finals.is_none() {
+            tokio::time::sleep(STATUS_POLL).await;
+        }
+    }
 }
 
 /// `itc balance`.
@@ -282,5 +349,21 @@ mod tests {
         assert_eq!(format_itc(UNITS_PER_ITC * 3 / 2), "1.5 ITC");
         assert_eq!(format_itc(7 * UNITS_PER_ITC), "7 ITC");
         assert_eq!(format_itc(1), "0.000000000001 ITC");
+    }
+
+    #[test]
+    fn the_websocket_endpoint_is_the_rpc_port_and_notifications_are_matched_by_hash() {
+        assert_eq!(ws_url("http://127.0.0.1:9944").as_deref(), Some("ws://127.0.0.1:9944"));
+        assert_eq!(ws_url("https://rpc.example/itc").as_deref(), Some("wss://rpc.example/itc"));
+        assert_eq!(ws_url("ws://[::1]:9944").as_deref(), Some("ws://[::1]:9944"));
+        assert_eq!(ws_url("127.0.0.1:9944"), None);
+
+        let hash = Hash([7; 32]);
+        let other = Hash([8; 32]);
+        let note = |txs: &[Hash]| serde_json::json!({ "transactions": txs.iter().map(Hash::to_hex).collect::<Vec<_>>() });
+        assert!(lists(&note(&[other, hash]), &hash));
+        assert!(!lists(&note(&[other]), &hash));
+        assert!(!lists(&serde_json::json!({ "transactions": "0x07" }), &hash));
+        assert!(!lists(&serde_json::json!({}), &hash));
     }
 }
