@@ -7,7 +7,7 @@ use itc_chain::{
     sim::{genesis_config, transfer},
     ChainConfig, Error, Event, Finalized, Output, Persisted, TxStatus, Validator,
 };
-use itc_consensus::{compact::resume_point, PersistRecord, TimerId};
+use itc_consensus::{compact::resume_point, message::Body, PersistRecord, TimerId};
 use itc_dag::MemoryStore;
 use itc_primitives::UNITS_PER_ITC;
 use itc_runtime::{genesis::dev_pairs, GenesisConfig, MemoryBackend};
@@ -238,4 +238,82 @@ fn restore_refuses_a_window_that_does_not_follow_its_resume_point() {
         .err()
         .expect("a gap in the window is refused");
     assert!(err.to_string().contains("does not follow milestone 0"), "{err}");
+}
+
+/// A milestone the persist log shows committed but the store does not hold yet (the node
+/// stopped between its consensus record and its finalised write) is applied after the restart,
+/// and only if its certificate verifies: it was not executed in this run, so nothing checked
+/// the certificate yet.
+#[test]
+fn a_milestone_replayed_from_the_log_is_applied_only_with_a_valid_certificate() {
+    let pairs = dev_pairs().unwrap();
+    let (alice, bob) = (&pairs[0], pairs[1].public());
+    let mut d = Driver::started(ChainConfig::default(), alice);
+    d.run_to(2);
+    let g = d.v.genesis_hash();
+    let out = d.v.submit_transaction(transfer(alice, g, 0, bob, UNITS_PER_ITC), d.now_ms);
+    d.absorb(out.unwrap().outputs);
+    // The store as it was with the new vertex written ...
+    let mut stored = persisted(&d);
+    let next = d.v.finalized_number() + 1;
+    d.run_to(next);
+    // ... and the log as it was once the next milestone committed.
+    stored.records = d.records.clone();
+    let committed = d.v.latest_finalized().cloned();
+    let restart = |records: Vec<PersistRecord>| {
+        let p = Persisted { records, ..persisted_like(&stored) };
+        let v = V::restore(ChainConfig::default(), alice.clone(), &genesis(), 0, p)?;
+        let mut r = Driver::new(v);
+        r.now_ms = d.now_ms;
+        let out = r.v.start(r.now_ms)?;
+        r.absorb(out);
+        Ok::<_, Error>(r)
+    };
+
+    let r = restart(stored.records.clone()).unwrap();
+    assert_eq!(r.v.latest_finalized().cloned(), committed);
+
+    // Only the commit record speaks for that milestone (a lone validator would otherwise
+    // commit it again from its own replayed pre-prepare and commit), with a signature altered.
+    let about_next = |record: &PersistRecord| match record {
+        PersistRecord::Sent(msg) => match &msg.body {
+            Body::PrePrepare(pp) => pp.seq == next,
+            Body::Prepare(v) | Body::Commit(v) => v.seq == next,
+            _ => false,
+        },
+        PersistRecord::Prepared(cert) => cert.seq == next,
+        _ => false,
+    };
+    let forged: Vec<PersistRecord> = stored
+        .records
+        .iter()
+        .filter(|record| !about_next(record))
+        .cloned()
+        .map(|record| match record {
+            PersistRecord::Committed { header, mut certificate } if header.number == next => {
+                let mut signatures = certificate.signatures.into_inner();
+                signatures[0].1 .0[0] ^= 1;
+                certificate.signatures =
+                    itc_primitives::codec::BoundedVec::new(signatures).unwrap();
+                PersistRecord::Committed { header, certificate }
+            }
+            other => other,
+        })
+        .collect();
+    let err = restart(forged).err().expect("a forged certificate is refused");
+    assert!(matches!(err, Error::Certificate { number, .. } if number == next), "{err}");
+}
+
+/// A copy of `p` (the stores are cheap to clone in memory).
+fn persisted_like(
+    p: &Persisted<MemoryStore, MemoryBackend>,
+) -> Persisted<MemoryStore, MemoryBackend> {
+    Persisted {
+        store: p.store.clone(),
+        state: p.state.clone(),
+        resumed: p.resumed.clone(),
+        milestones: p.milestones.clone(),
+        committees: p.committees.clone(),
+        records: p.records.clone(),
+    }
 }
