@@ -285,7 +285,9 @@ async fn wait_final(
         if Instant::now() > deadline {
             return Ok(None);
         }
-        if finals.is_none() {
+        // Listed but not reported final (a node that answers from a lagging replica, say): no
+        // later milestone will list it again, so poll from here on.
+        if finals.take().is_none() {
             tokio::time::sleep(STATUS_POLL).await;
         }
     }
