@@ -12,6 +12,7 @@ use crate::{
 };
 
 /// What the node persisted, handed to [`Validator::restore`].
+#[derive(Clone)]
 pub struct Persisted<S, B> {
     /// The DAG store, as the previous run left it.
     pub store: S,

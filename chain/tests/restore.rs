@@ -261,7 +261,7 @@ fn a_milestone_replayed_from_the_log_is_applied_only_with_a_valid_certificate() 
     stored.records = d.records.clone();
     let committed = d.v.latest_finalized().cloned();
     let restart = |records: Vec<PersistRecord>| {
-        let p = Persisted { records, ..persisted_like(&stored) };
+        let p = Persisted { records, ..stored.clone() };
         let v = V::restore(ChainConfig::default(), alice.clone(), &genesis(), 0, p)?;
         let mut r = Driver::new(v);
         r.now_ms = d.now_ms;
@@ -302,18 +302,4 @@ fn a_milestone_replayed_from_the_log_is_applied_only_with_a_valid_certificate() 
         .collect();
     let err = restart(forged).err().expect("a forged certificate is refused");
     assert!(matches!(err, Error::Certificate { number, .. } if number == next), "{err}");
-}
-
-/// A copy of `p` (the stores are cheap to clone in memory).
-fn persisted_like(
-    p: &Persisted<MemoryStore, MemoryBackend>,
-) -> Persisted<MemoryStore, MemoryBackend> {
-    Persisted {
-        store: p.store.clone(),
-        state: p.state.clone(),
-        resumed: p.resumed.clone(),
-        milestones: p.milestones.clone(),
-        committees: p.committees.clone(),
-        records: p.records.clone(),
-    }
 }
