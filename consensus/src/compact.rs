@@ -19,8 +19,9 @@
 //!   has the same effect on the view as all of that view's votes together;
 //! - a state request or answer (restore ignores them).
 //!
-//! Sent view changes and new views are always kept: they are rare, and restoring them rebuilds
-//! the view-change state that no checkpoint collects.
+//! Sent view changes and new views, and accepted new views ([`PersistRecord::EnteredView`]) of
+//! the current epoch, are always kept: they are rare, and restoring them rebuilds the view-change
+//! state that no checkpoint collects.
 use std::collections::HashMap;
 
 use crate::{io::PersistRecord, message::Body, SeqNo, View};
@@ -46,6 +47,7 @@ pub fn compact(records: Vec<PersistRecord>, committed: SeqNo, epoch: u64) -> Vec
         PersistRecord::Committed { header, .. } => header.number > committed,
         PersistRecord::Prepared(cert) => cert.header.epoch == epoch && cert.seq > stable_seq,
         PersistRecord::Stable { .. } => Some(i) == last_stable,
+        PersistRecord::EnteredView(msg) => msg.epoch == epoch,
         PersistRecord::Sent(msg) if msg.epoch != epoch => false,
         PersistRecord::Sent(msg) => match &msg.body {
             Body::Checkpoint(c) => c.seq > stable_seq,

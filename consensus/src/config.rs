@@ -23,6 +23,11 @@ pub struct Config {
     /// catches the resulting safety violations.
     #[doc(hidden)]
     pub unsafe_quorum_for_tests: Option<usize>,
+    /// Test-only: a restored replica skips the restart fence of
+    /// [`crate::PersistRecord::durability`]. UNSAFE with buffered prepares; it exists so that
+    /// the simulator can prove it catches the resulting equivocation.
+    #[doc(hidden)]
+    pub unsafe_no_restart_fence_for_tests: bool,
 }
 
 impl Default for Config {
@@ -34,6 +39,7 @@ impl Default for Config {
             max_timeout_ms: 32_000,
             retain_certified: 256,
             unsafe_quorum_for_tests: None,
+            unsafe_no_restart_fence_for_tests: false,
         }
     }
 }

@@ -132,6 +132,48 @@ pub enum PersistRecord {
         /// The proof.
         proof: CheckpointProof,
     },
+    /// A new-view message of another replica that this one accepted, entering its view
+    /// (PBFT §4.4). Restoring it puts the replica back in that view with the view's
+    /// re-proposals, so a restart never forgets a view it may have voted in (see
+    /// [`PersistRecord::durability`]).
+    #[codec(index = 4)]
+    EnteredView(SignedMessage),
+}
+
+/// How durable the caller must make a [`PersistRecord`] before it answers
+/// [`Input::Persisted`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// On stable storage (fsync) before the answer.
+    Synced,
+    /// Written in order behind the synced records, but the answer need not wait for stable
+    /// storage: a crash may lose it, together with every record after the last synced one.
+    Buffered,
+}
+
+impl PersistRecord {
+    /// How durable this record must be before [`Input::Persisted`].
+    ///
+    /// Only a backup's own prepare is [`Durability::Buffered`]: the normal case's most frequent
+    /// record, and the only one whose loss the machine covers by itself. A prepare record only
+    /// stops a restarted replica from preparing a second digest for the same view and sequence
+    /// number. After [`crate::Pbft::restore`] the replica therefore sends no prepare in its
+    /// restored view for a sequence number up to two above its last delivered milestone `L`
+    /// unless its log holds its own prepare for that slot (the *restart fence*). That covers
+    /// every prepare a crash can take: a prepare for `n` is sent only after `n − 1` was
+    /// delivered and the caller told of it (the validator re-executes on the parent's state),
+    /// and the [`PersistRecord::Committed`] record of `n − 1` is synced, so a lost prepare is
+    /// for at most `L + 1` (`L + 2` is a margin). Every way into a view is synced (a sent view
+    /// change or new view, [`PersistRecord::EnteredView`]), so a lost prepare is never in a
+    /// view above the restored one, and in later views the replica has sent nothing.
+    pub fn durability(&self) -> Durability {
+        match self {
+            PersistRecord::Sent(msg) if matches!(msg.body, crate::message::Body::Prepare(_)) => {
+                Durability::Buffered
+            }
+            _ => Durability::Synced,
+        }
+    }
 }
 
 /// Two messages signed by one replica that no honest replica would both sign: two different
@@ -181,4 +223,48 @@ pub struct Stats {
     pub rejected: u64,
     /// View changes started.
     pub view_changes: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use itc_primitives::{Hash, Public, Signature};
+    use parity_scale_codec::{Decode, Encode};
+
+    use super::{Durability, PersistRecord};
+    use crate::message::{Body, SignedMessage, Vote};
+
+    fn signed(body: Body) -> SignedMessage {
+        SignedMessage {
+            epoch: 2,
+            sender: Public([0x11; 32]),
+            body,
+            signature: Signature([0x22; 64]),
+        }
+    }
+
+    #[test]
+    fn persist_record_test_vectors() {
+        let vote = Vote { view: 1, seq: 2, digest: Hash([0xaa; 32]) };
+        let (key, sig, aa) = ("11".repeat(32), "22".repeat(64), "aa".repeat(32));
+        let sent = PersistRecord::Sent(signed(Body::Prepare(vote)));
+        assert_eq!(hex::encode(sent.encode()), format!("0008{key}010408{aa}{sig}"));
+        let entered = PersistRecord::EnteredView(signed(Body::StateRequest { from: 5 }));
+        assert_eq!(hex::encode(entered.encode()), format!("0408{key}0614{sig}"));
+        for record in [sent, entered] {
+            let bytes = record.encode();
+            assert_eq!(PersistRecord::decode(&mut &bytes[..]).unwrap(), record);
+        }
+        assert!(PersistRecord::decode(&mut &[5u8][..]).is_err(), "no record kind 5");
+    }
+
+    #[test]
+    fn only_prepares_are_buffered() {
+        let vote = Vote { view: 0, seq: 1, digest: Hash([1; 32]) };
+        let durability = |body| PersistRecord::Sent(signed(body)).durability();
+        assert_eq!(durability(Body::Prepare(vote.clone())), Durability::Buffered);
+        assert_eq!(durability(Body::Commit(vote)), Durability::Synced);
+        assert_eq!(durability(Body::StateRequest { from: 1 }), Durability::Synced);
+        let entered = PersistRecord::EnteredView(signed(Body::StateRequest { from: 1 }));
+        assert_eq!(entered.durability(), Durability::Synced);
+    }
 }

@@ -611,3 +611,117 @@ fn s5_3_state_requests_from_outside_the_committee_are_answered_a_few_times_per_p
     let actions = c.replicas[1].step(Input::Message(outsider.public(), request(&outsider)));
     assert_eq!(answers(&actions), 1);
 }
+
+/// The prepare records a replica persisted for `(view, seq)`.
+fn own_prepares(c: &Cluster, i: usize, view: u64, seq: u64) -> Vec<Hash> {
+    c.store[i]
+        .iter()
+        .filter_map(|r| match r {
+            PersistRecord::Sent(m) => match &m.body {
+                Body::Prepare(v) if v.view == view && v.seq == seq => Some(v.digest),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether `actions` hold a prepare for `(view, seq)`.
+fn prepares_in(actions: &[Action], view: u64, seq: u64) -> bool {
+    actions.iter().any(|a| match a {
+        Action::Persist(_, PersistRecord::Sent(m)) | Action::Broadcast(m) => {
+            matches!(&m.body, Body::Prepare(v) if v.view == view && v.seq == seq)
+        }
+        _ => false,
+    })
+}
+
+#[test]
+fn restart_fence_a_replica_that_lost_its_buffered_prepare_does_not_prepare_again() {
+    let mut c = Cluster::new(4, cfg());
+    run_until(&mut c, &[0, 1, 2, 3], 2);
+    // Replica 1 hears only pre-prepares and nobody hears it: it prepares milestone 3 (a
+    // buffered record) but cannot go further, while 0, 2 and 3 finalise 3 and 4.
+    c.filter =
+        Box::new(|from, to, m| from != 1 && (to != 1 || matches!(m.body, Body::PrePrepare(_))));
+    run_until(&mut c, &[0, 2, 3], 4);
+    let parent = c.committed[1][1].0.hash();
+    assert_eq!(c.replicas[1].last_committed().0, 2);
+    assert_eq!(own_prepares(&c, 1, 0, 3).len(), 1, "replica 1 prepared milestone 3");
+    c.crash_losing_buffered(1);
+    assert!(own_prepares(&c, 1, 0, 3).is_empty(), "the crash took the prepare record");
+    c.restart(1).unwrap();
+    // A byzantine primary offers the restarted replica another header for the same slot.
+    let p0 = test_pair(0);
+    let header = make_header(3, parent, 0, p0.public(), 99, None);
+    let pp = SignedMessage::sign(&p0, 0, Body::PrePrepare(PrePrepare { view: 0, seq: 3, header }));
+    let actions = c.replicas[1].step(Input::Message(c.keys[0], pp));
+    let validate = actions.iter().find_map(|a| match a {
+        Action::Validate(h) => Some(h.clone()),
+        _ => None,
+    });
+    let mut after = actions.clone();
+    if let Some(h) = validate {
+        after.extend(c.replicas[1].step(Input::Validated { seq: 3, digest: h.hash(), ok: true }));
+    }
+    assert!(!prepares_in(&after, 0, 3), "a fenced slot got a second prepare: {after:?}");
+    // The fence costs no liveness: the others carry the fenced slots, and replica 1 catches up
+    // and votes again above them.
+    c.apply(1, after);
+    c.filter = Box::new(|_, _, _| true);
+    run_until(&mut c, &[0, 1, 2, 3], 8);
+    assert_same_chain(&c, &[0, 1, 2, 3]);
+    assert!(!own_prepares(&c, 1, 0, 7).is_empty(), "replica 1 prepares above the fence");
+    assert!(c.evidence.iter().flatten().all(|e| e.first.sender != c.keys[1]));
+}
+
+#[test]
+fn restart_fence_a_view_entered_by_a_new_view_message_survives_the_restart() {
+    let mut c = Cluster::new(4, cfg());
+    run_until(&mut c, &[0, 1, 2, 3], 2);
+    c.queue.clear();
+    // 0, 1 and 2 change to view 1; replica 3 hears none of their view changes, only the new
+    // primary's new-view message, so the new-view message is its only way into view 1.
+    // Nobody hears replica 3, and it hears only pre-prepares and new views: its prepare of
+    // milestone 3 in view 1 stays buffered behind its last synced record while the others
+    // finalise milestone 3.
+    c.filter = Box::new(|from, to, m| {
+        from != 3 && (to != 3 || matches!(m.body, Body::PrePrepare(_) | Body::NewView(_)))
+    });
+    for i in 0..3 {
+        c.fire_timeout(i);
+    }
+    run_until(&mut c, &[0, 1, 2], 3);
+    assert_eq!((c.replicas[3].view(), c.replicas[3].status()), (1, Status::Normal));
+    assert!(c.store[3].iter().all(|r| match r {
+        PersistRecord::Sent(m) => !matches!(m.body, Body::ViewChange(_)),
+        _ => true,
+    }));
+    let prepared = own_prepares(&c, 3, 1, 3);
+    assert_eq!(prepared.len(), 1, "replica 3 prepared milestone 3 in view 1");
+    c.crash_losing_buffered(3);
+    c.queue.clear();
+    c.restart(3).unwrap();
+    assert_eq!(
+        (c.replicas[3].view(), c.replicas[3].status()),
+        (1, Status::Normal),
+        "the restart comes back in the view entered through the new-view message"
+    );
+    let p1 = test_pair(1);
+    let parent = c.committed[3][1].0.hash();
+    let header = make_header(3, parent, 0, p1.public(), 7, None);
+    assert_ne!(header.hash(), prepared[0]);
+    let pp = SignedMessage::sign(&p1, 0, Body::PrePrepare(PrePrepare { view: 1, seq: 3, header }));
+    let mut actions = c.replicas[3].step(Input::Message(c.keys[1], pp));
+    let digests: Vec<Hash> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Validate(h) => Some(h.hash()),
+            _ => None,
+        })
+        .collect();
+    for digest in digests {
+        actions.extend(c.replicas[3].step(Input::Validated { seq: 3, digest, ok: true }));
+    }
+    assert!(!prepares_in(&actions, 1, 3), "a fenced slot got a second prepare: {actions:?}");
+}

@@ -64,6 +64,20 @@ fn weakened_quorum_of_2f_is_caught_as_agreement_violation() {
 }
 
 #[test]
+fn seed_849_catches_a_replica_restarted_without_its_fence() {
+    // Seed 849 crashes a backup after its buffered prepare, and an equivocating primary offers
+    // it the other header when it restarts: without the restart fence it prepares a second
+    // digest, which an honest replica reports as evidence against it.
+    let mut cfg = SimConfig::for_seed(849);
+    cfg.pbft.unsafe_no_restart_fence_for_tests = true;
+    let out = run(cfg);
+    let false_evidence = |v: &Violation| matches!(v, Violation::Validity { reason, .. } if reason.contains("false evidence"));
+    assert!(out.violations.iter().any(false_evidence), "{:?}", out.violations);
+    let out = run(SimConfig::for_seed(849));
+    assert!(out.passed(), "{:?} {:?}", out.violations, out.liveness_failure);
+}
+
+#[test]
 fn seed_141_stale_view_change_answers_do_not_storm() {
     // Seed 141 once grew its queue without bound: two replicas answered each other's stale view
     // changes, each answer begetting several more. It must pass with a small queue.

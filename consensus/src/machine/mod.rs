@@ -107,6 +107,9 @@ pub struct Pbft {
     pub(crate) pending: bool,
     /// Own messages of the current view to resend after a restart.
     pub(crate) resend: Vec<SignedMessage>,
+    /// The restart fence `(epoch, view, top)`: after a restore, no new prepare in that epoch
+    /// and view for a sequence number up to `top` (see [`PersistRecord::durability`]).
+    pub(crate) fence: Option<(u64, View, SeqNo)>,
     /// Signer, signature and payload of the [`Input::Verified`] message being handled: that
     /// signature needs no second check.
     pub(crate) verified: Option<(AccountId, Signature, Vec<u8>)>,
@@ -161,6 +164,7 @@ impl Pbft {
             state_requested: false,
             pending: true,
             resend: Vec::new(),
+            fence: None,
             verified: None,
             out: Vec::new(),
             stats: Stats::default(),

@@ -150,6 +150,11 @@ impl Pbft {
         }
     }
 
+    /// Whether the restart fence forbids a new prepare for `(seq, view)`.
+    fn fenced(&self, seq: SeqNo, view: View) -> bool {
+        self.fence.is_some_and(|(epoch, v, top)| epoch == self.epoch && v == view && seq <= top)
+    }
+
     fn is_valid(&self, seq: SeqNo, digest: Hash) -> bool {
         self.delivered.get(&seq) == Some(&digest)
             || self.validity.get(&(seq, digest)).copied().unwrap_or(false)
@@ -167,8 +172,14 @@ impl Pbft {
         let Some(slot) = self.slots.get(&(seq, view)) else { return };
         let Some((header, digest, pp_sig)) = slot.pre_prepare.clone() else { return };
         let valid = primary == me || self.is_valid(seq, digest);
-        // PBFT §4.2: a backup that accepted the pre-prepare multicasts a prepare.
-        if member && primary != me && valid && !slot.prepares.contains_key(&me) {
+        // PBFT §4.2: a backup that accepted the pre-prepare multicasts a prepare, unless the
+        // slot is behind the restart fence (its own prepare there may have been lost).
+        if member
+            && primary != me
+            && valid
+            && !slot.prepares.contains_key(&me)
+            && !self.fenced(seq, view)
+        {
             let vote = Vote { view, seq, digest };
             let msg = self.sign(Body::Prepare(vote));
             let sig = msg.signature;

@@ -4,6 +4,8 @@
 //! never signs a conflicting one), its prepared certificates (so view changes carry them), the
 //! milestones it committed and its stable checkpoint. Records are replayed in the order they were
 //! persisted; milestones committed by others while the replica was down come by state transfer.
+//! Prepares are the exception: they may be buffered and lost, so the restored replica does not
+//! prepare anew near where it stopped (the restart fence of [`PersistRecord::durability`]).
 use itc_primitives::{Hash, Pair};
 
 use super::{Pbft, Status, KIND_CHECKPOINT, KIND_COMMIT, KIND_PREPARE, KIND_PRE_PREPARE};
@@ -71,6 +73,9 @@ impl Pbft {
         p.validation_requested.clear();
         p.state_requested = false;
         let view = p.view;
+        if !p.cfg.unsafe_no_restart_fence_for_tests {
+            p.fence = Some((p.epoch, view, p.last_delivered + 2));
+        }
         p.resend = p
             .seen
             .iter()
@@ -128,6 +133,11 @@ impl Pbft {
                     self.make_stable(proof);
                 }
             }
+            PersistRecord::EnteredView(msg) => {
+                if msg.epoch == self.epoch && matches!(msg.body, Body::NewView(_)) {
+                    self.restore_view_message(&msg, false);
+                }
+            }
             PersistRecord::Sent(msg) => {
                 if msg.epoch != self.epoch || msg.sender != self.me {
                     return Ok(());
@@ -138,7 +148,7 @@ impl Pbft {
                     Body::Commit(v) => (KIND_COMMIT, v.view, v.seq, Some(v.view)),
                     Body::Checkpoint(c) => (KIND_CHECKPOINT, 0, c.seq, None),
                     Body::ViewChange(_) | Body::NewView(_) => {
-                        self.restore_view_message(&msg);
+                        self.restore_view_message(&msg, true);
                         return Ok(());
                     }
                     _ => return Ok(()),

@@ -3,6 +3,7 @@ use itc_primitives::{codec::BoundedVec, AccountId, MilestoneHeader, Signature};
 
 use super::{Pbft, Status, KIND_PRE_PREPARE};
 use crate::{
+    io::PersistRecord,
     message::{
         pre_prepare_payload, prepare_payload, view_change_payload, Body, CheckpointProof, NewView,
         PrePrepare, PreparedCert, SignedMessage, SignedViewChange, ViewChange, Vote, MAX_PREPARED,
@@ -278,6 +279,9 @@ impl Pbft {
             // Record our own view change implicitly: we follow the quorum.
             self.stats.view_changes += 1;
         }
+        // Durable before anything this replica says in the view (records are acknowledged in
+        // order): a restart must come back in this view, not below it.
+        self.persist_then(PersistRecord::EnteredView(msg.clone()), Vec::new());
         self.enter_view(v, plan, &sigs);
     }
 
@@ -324,10 +328,11 @@ impl Pbft {
         self.maybe_propose();
     }
 
-    /// Replays a persisted own view change or new view (see [`crate::Pbft::restore`]).
-    pub(crate) fn restore_view_message(&mut self, msg: &SignedMessage) {
+    /// Replays a persisted view change or new view (see [`crate::Pbft::restore`]): one this
+    /// replica sent, or (`own` false) a new view it accepted.
+    pub(crate) fn restore_view_message(&mut self, msg: &SignedMessage, own: bool) {
         match &msg.body {
-            Body::ViewChange(vc) if vc.new_view >= self.view => {
+            Body::ViewChange(vc) if own && vc.new_view >= self.view => {
                 self.own_view_changes.insert(vc.new_view, msg.clone());
                 self.view = vc.new_view;
                 self.status = Status::ViewChanging;
@@ -341,7 +346,9 @@ impl Pbft {
             Body::NewView(nv) if nv.view >= self.view => {
                 let vcs = nv.view_changes.to_vec();
                 if let Some(plan) = plan_new_view(&vcs) {
-                    self.my_new_view = Some(msg.clone());
+                    if own {
+                        self.my_new_view = Some(msg.clone());
+                    }
                     let sigs = nv.pre_prepare_sigs.to_vec();
                     self.enter_view(nv.view, plan, &sigs);
                 }

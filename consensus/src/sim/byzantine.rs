@@ -45,6 +45,26 @@ impl Behaviour {
     }
 }
 
+/// The equivocating primary's second header for the slot of pre-prepare `msg`.
+fn alternative(pair: &Pair, msg: &SignedMessage) -> Option<SignedMessage> {
+    let Body::PrePrepare(pp) = &msg.body else { return None };
+    let mut other = pp.header.clone();
+    other.timestamp_ms += 1;
+    let body = Body::PrePrepare(PrePrepare { view: pp.view, seq: pp.seq, header: other });
+    Some(SignedMessage::sign(pair, msg.epoch, body))
+}
+
+/// What an equivocating primary offers replica `to` after it restarts: for its pre-prepare
+/// `msg`, the header `to` was not sent first ([`corrupt`] sends odd recipients the other one).
+/// A restarted replica that forgot its prepare for that slot and prepared again would sign a
+/// second digest, which the honest replicas holding its first prepare report as evidence.
+pub fn reoffer(behaviour: &Behaviour, pair: &Pair, msg: &SignedMessage, to: usize) -> Vec<u8> {
+    if !behaviour.equivocate || to % 2 == 1 {
+        return msg.encode();
+    }
+    alternative(pair, msg).unwrap_or_else(|| msg.clone()).encode()
+}
+
 /// Rewrites the outgoing message `msg` of a byzantine replica for recipient `to` (of `n`).
 /// Returns the byte strings to send to `to`.
 pub fn corrupt(
@@ -59,14 +79,8 @@ pub fn corrupt(
         return out;
     }
     match &msg.body {
-        Body::PrePrepare(pp) if behaviour.equivocate => {
-            let mut other = pp.header.clone();
-            other.timestamp_ms += 1;
-            let alt = SignedMessage::sign(
-                pair,
-                msg.epoch,
-                Body::PrePrepare(PrePrepare { view: pp.view, seq: pp.seq, header: other }),
-            );
+        Body::PrePrepare(_) if behaviour.equivocate => {
+            let alt = alternative(pair, msg).unwrap_or_else(|| msg.clone());
             // Odd recipients get the other header; some get both (and can prove equivocation).
             if to % 2 == 1 {
                 out.push(alt.encode());

@@ -265,6 +265,15 @@ impl Cluster {
         self.down[i] = true;
     }
 
+    /// Crashes replica `i` the worst way: power is lost before its
+    /// [`crate::Durability::Buffered`] records after the last synced one reach the disk.
+    pub fn crash_losing_buffered(&mut self, i: usize) {
+        self.crash(i);
+        let store = &mut self.store[i];
+        let synced = store.iter().rposition(|r| r.durability() == crate::Durability::Synced);
+        store.truncate(synced.map_or(0, |k| k + 1));
+    }
+
     /// Restarts replica `i` from its persisted records.
     pub fn restart(&mut self, i: usize) -> crate::Result<()> {
         let records = self.store[i].clone();

@@ -5,7 +5,9 @@
 //! latency. During the fault period the network has latency with jitter (so it reorders), drops
 //! and duplicates messages, partitions the replicas into two groups that later heal, and crashes
 //! replicas that restart from the records they persisted (a record is durable only once its
-//! persistence event fired; a crash loses the rest). Byzantine replicas misbehave throughout.
+//! persistence event fired; a crash loses the rest, and also every
+//! [`Durability::Buffered`](crate::Durability) record written after the last synced one).
+//! Byzantine replicas misbehave throughout.
 //!
 //! After every event the checker verifies, on every honest replica's commits:
 //! - **agreement**: no two different headers commit at one number;
@@ -33,7 +35,8 @@ use rand::{seq::SliceRandom, Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::{
-    Action, Config, Genesis, Input, Pbft, PersistId, PersistRecord, SignedMessage, TimerId,
+    Action, Config, Durability, Genesis, Input, Pbft, PersistId, PersistRecord, SignedMessage,
+    TimerId,
 };
 
 pub mod byzantine;
@@ -118,6 +121,7 @@ impl SimConfig {
                 max_timeout_ms: 8_000,
                 retain_certified: 64,
                 unsafe_quorum_for_tests: None,
+                unsafe_no_restart_fence_for_tests: false,
             },
             stop_on_violation: true,
             debug: false,
@@ -131,6 +135,8 @@ impl SimConfig {
 pub const MAX_EVENTS: u64 = 500_000;
 /// Default [`SimConfig::max_queued`]: a passing seed queues at most a few hundred events.
 pub const MAX_QUEUED: usize = 50_000;
+/// Pre-prepares a byzantine replica keeps to offer again to restarting replicas.
+const KEPT_PRE_PREPARES: usize = 4;
 
 /// A safety violation found by the checker.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -202,7 +208,7 @@ impl Outcome {
 enum Event {
     Deliver { from: usize, to: usize, bytes: Vec<u8> },
     Timer { replica: usize, life: u64, id: TimerId },
-    Persisted { replica: usize, life: u64, id: PersistId, record: Vec<u8> },
+    Persisted { replica: usize, life: u64, id: PersistId, record: Vec<u8>, synced: bool },
     Propose { replica: usize, life: u64, header: MilestoneHeader },
     Validated { replica: usize, life: u64, header: MilestoneHeader },
     Crash(usize),
@@ -220,10 +226,17 @@ struct Node {
     pair: Pair,
     up: bool,
     life: u64,
+    /// Durable records.
     store: Vec<Vec<u8>>,
+    /// Acknowledged [`Durability::Buffered`] records behind the last synced one: a crash loses
+    /// them, the next synced record makes them durable.
+    buffered: Vec<Vec<u8>>,
     last_persist_at: u64,
     chain: Vec<Hash>,
     byzantine: Option<byzantine::Behaviour>,
+    /// A byzantine replica's latest pre-prepares (as its honest machine signed them), offered
+    /// again to replicas that restart.
+    pre_prepares: Vec<SignedMessage>,
 }
 
 /// The simulator's state.
@@ -276,9 +289,11 @@ pub fn run(cfg: SimConfig) -> Outcome {
             up: true,
             life: 0,
             store: Vec::new(),
+            buffered: Vec::new(),
             last_persist_at: 0,
             chain: vec![genesis.base_hash],
             byzantine,
+            pre_prepares: Vec::new(),
         });
     }
     let mut sim = Sim {
@@ -380,6 +395,14 @@ impl Sim {
     fn send(&mut self, from: usize, to: usize, msg: &SignedMessage) {
         let payloads = match self.nodes[from].byzantine {
             Some(b) => {
+                if matches!(msg.body, crate::Body::PrePrepare(_)) {
+                    let kept = &mut self.nodes[from].pre_prepares;
+                    if !kept.contains(msg) {
+                        kept.push(msg.clone());
+                        let excess = kept.len().saturating_sub(KEPT_PRE_PREPARES);
+                        kept.drain(..excess);
+                    }
+                }
                 let pair = self.nodes[from].pair.clone();
                 byzantine::corrupt(&b, &pair, msg, to, &mut self.rng)
             }
@@ -421,9 +444,14 @@ impl Sim {
                     }
                 }
                 Action::Persist(id, record) => {
-                    let t = self.nodes[i].last_persist_at.max(self.now) + self.rng.gen_range(0..5);
+                    // A buffered record is acknowledged as soon as the writes before it are; a
+                    // synced one after a flush.
+                    let synced = record.durability() == Durability::Synced;
+                    let flush = if synced { self.rng.gen_range(0..5) } else { 0 };
+                    let t = self.nodes[i].last_persist_at.max(self.now) + flush;
                     self.nodes[i].last_persist_at = t;
-                    self.at(t, Event::Persisted { replica: i, life, id, record: record.encode() });
+                    let record = record.encode();
+                    self.at(t, Event::Persisted { replica: i, life, id, record, synced });
                 }
                 Action::ScheduleTimeout { id, after_ms } => {
                     self.at(self.now + after_ms, Event::Timer { replica: i, life, id });
@@ -602,10 +630,17 @@ impl Sim {
                     self.step(replica, Input::TimeoutElapsed(id));
                 }
             }
-            Event::Persisted { replica, life, id, record } => {
+            Event::Persisted { replica, life, id, record, synced } => {
                 self.record(2, replica, &record);
-                if self.nodes[replica].life == life && self.nodes[replica].up {
-                    self.nodes[replica].store.push(record);
+                let node = &mut self.nodes[replica];
+                if node.life == life && node.up {
+                    if synced {
+                        let buffered = std::mem::take(&mut node.buffered);
+                        node.store.extend(buffered);
+                        node.store.push(record);
+                    } else {
+                        node.buffered.push(record);
+                    }
                     self.step(replica, Input::Persisted(id));
                 }
             }
@@ -628,6 +663,8 @@ impl Sim {
                 if self.nodes[i].up {
                     self.nodes[i].up = false;
                     self.nodes[i].life += 1;
+                    // The worst crash: power lost before the buffered records reached the disk.
+                    self.nodes[i].buffered.clear();
                 }
             }
             Event::Restart(i) => {
@@ -681,6 +718,20 @@ impl Sim {
         }
     }
 
+    /// Equivocating byzantine primaries offer the restarted replica `i` the other header of
+    /// their latest pre-prepares (see [`byzantine::reoffer`]).
+    fn reoffer_to(&mut self, i: usize) {
+        for j in 0..self.cfg.n {
+            let Some(b) = self.nodes[j].byzantine else { continue };
+            let pair = self.nodes[j].pair.clone();
+            for msg in self.nodes[j].pre_prepares.clone() {
+                let bytes = byzantine::reoffer(&b, &pair, &msg, i);
+                let t = self.now + self.latency();
+                self.at(t, Event::Deliver { from: j, to: i, bytes });
+            }
+        }
+    }
+
     fn restart(&mut self, i: usize) {
         if self.nodes[i].up {
             return;
@@ -698,6 +749,7 @@ impl Sim {
                 let actions = pbft.start();
                 self.nodes[i].pbft = pbft;
                 self.apply(i, actions);
+                self.reoffer_to(i);
                 if self.now < self.idle_until {
                     // Its caller tells it at once that nothing is pending.
                     self.step(i, Input::Pending(false));

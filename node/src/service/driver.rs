@@ -905,10 +905,17 @@ impl Driver {
                     Output::Broadcast(msg) => self.send_consensus(None, msg),
                     Output::Persist(id, record) => {
                         stable |= matches!(record, PersistRecord::Stable { .. });
-                        must_sync |= !matches!(
-                            record,
-                            PersistRecord::Committed { .. } | PersistRecord::Stable { .. }
-                        );
+                        must_sync |= match &record {
+                            // They release nothing that leaves this node: the milestone is
+                            // reported only after its finalised write, whose fsync makes them
+                            // durable too (RocksDB writes its WAL in order).
+                            PersistRecord::Committed { .. } | PersistRecord::Stable { .. } => false,
+                            // A backup's prepare is buffered: the consensus machine's restart
+                            // fence covers its loss. A prepare for `n + 1` comes only after the
+                            // finalised write of `n` (it is validated on `n`'s state), which is
+                            // what the fence assumes of a synced `Committed` record.
+                            record => record.durability() == itc_consensus::Durability::Synced,
+                        };
                         persists.push((id, record.encode()))
                     }
                     Output::ScheduleTimeout { id, after_ms } => {
@@ -944,9 +951,9 @@ impl Driver {
                 tracing::trace!(target: "itc_node::timing", us = started.elapsed().as_micros() as u64, records = records.len(), "write finalized");
             } else if !persists.is_empty() {
                 let started = Instant::now();
-                // Committed records and stable checkpoints release nothing that leaves this node:
-                // the milestone is reported only after its finalised write, whose fsync makes
-                // them durable too (RocksDB writes its WAL in order). One fsync fewer per round.
+                // Only buffered records (see above): one fsync fewer each. RocksDB still writes
+                // them to its WAL before returning, so a killed process keeps them; a power cut
+                // may not, which the fence allows for.
                 let durability = if must_sync { Durability::Sync } else { Durability::Relaxed };
                 self.log_seq = self.store.append_consensus(self.log_seq, &records, durability)?;
                 tracing::trace!(target: "itc_node::timing", us = started.elapsed().as_micros() as u64, "persist");

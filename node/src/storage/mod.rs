@@ -13,7 +13,9 @@
 //! crash) and the call returns only after the WAL is fsynced, so the driver reports a milestone
 //! final only once it survives `kill -9` and power loss. Gossiped vertices are written with the
 //! WAL but without fsync ([`Durability::Relaxed`]): losing the newest ones in a power cut costs a
-//! re-fetch, not safety.
+//! re-fetch, not safety. Consensus records are synced except those
+//! `itc_consensus::PersistRecord::durability` calls buffered (a backup's prepares) and the
+//! committed-milestone and checkpoint records, which the next finalised write syncs.
 //!
 //! # Layout (schema `itc-db/2`)
 //! All integers in keys are big-endian so that byte order is numeric order; values are SCALE.
