@@ -725,3 +725,27 @@ fn restart_fence_a_view_entered_by_a_new_view_message_survives_the_restart() {
     }
     assert!(!prepares_in(&actions, 1, 3), "a fenced slot got a second prepare: {actions:?}");
 }
+
+#[test]
+fn restart_fence_when_every_replica_restarts_at_once_costs_one_view_change() {
+    let mut c = Cluster::new(4, cfg());
+    run_until(&mut c, &[0, 1, 2, 3], 3);
+    let before = c.min_committed(&[0, 1, 2, 3]);
+    for i in 0..4 {
+        c.crash_losing_buffered(i);
+    }
+    c.queue.clear();
+    for i in 0..4 {
+        c.restart(i).unwrap();
+    }
+    c.run(10_000);
+    let fenced = c.replicas.iter().map(|r| r.last_committed().0).max().unwrap();
+    assert!(fenced <= before as u64 + 1, "fenced backups let milestone {fenced} commit");
+    for i in 0..4 {
+        c.fire_timeout(i);
+    }
+    run_until(&mut c, &[0, 1, 2, 3], before + 4);
+    assert!(c.min_committed(&[0, 1, 2, 3]) >= before + 4);
+    assert!(c.replicas.iter().all(|r| r.view() == 1), "one view change");
+    assert_same_chain(&c, &[0, 1, 2, 3]);
+}
