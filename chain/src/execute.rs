@@ -21,9 +21,12 @@ pub(crate) struct Execution<B> {
 /// The tips and order of the next proposal: every current tip (at most `max_tips`), and, when
 /// their unconfirmed past cone exceeds `max_batch`, the first `max_batch` vertices of its
 /// deterministic order with the tips of that prefix instead. A prefix of a topological order is
-/// closed under parents, so its tips' past cone is exactly the prefix.
+/// closed under parents, so its tips' past cone is exactly the prefix. `pending` is the order of
+/// a milestone not applied yet that the proposal builds on (pipelining): its vertices count as
+/// confirmed.
 pub(crate) fn select_batch<S: DagStore>(
     dag: &Dag<S>,
+    pending: &[Hash],
     max_tips: usize,
     max_batch: usize,
 ) -> Result<(Vec<Hash>, Vec<Hash>)> {
@@ -32,7 +35,7 @@ pub(crate) fn select_batch<S: DagStore>(
     if tips.is_empty() {
         return Ok((tips, Vec::new()));
     }
-    let order = dag.past_cone_order(&tips)?;
+    let order = dag.past_cone_order_after(&tips, pending)?;
     if order.len() <= max_batch && !order.is_empty() {
         // Drop tips already confirmed: they add nothing.
         let in_order: HashSet<&Hash> = order.iter().collect();
@@ -52,7 +55,7 @@ pub(crate) fn select_batch<S: DagStore>(
     let mut tips: Vec<Hash> = prefix.iter().filter(|h| !approved.contains(h)).copied().collect();
     tips.sort();
     tips.truncate(max_tips);
-    let order = dag.past_cone_order(&tips)?;
+    let order = dag.past_cone_order_after(&tips, pending)?;
     Ok((tips, order))
 }
 

@@ -128,7 +128,9 @@ mod restore;
 pub mod sim;
 mod validator;
 
-pub use config::{ChainConfig, DEFAULT_CENSORSHIP_TIMEOUT_MS, DEFAULT_IDLE_PROPOSE_MS};
+pub use config::{
+    ChainConfig, DEFAULT_CENSORSHIP_TIMEOUT_MS, DEFAULT_IDLE_PROPOSE_MS, DEFAULT_PIPELINE_MIN_BATCH,
+};
 pub use error::{Error, Result};
 pub use genesis::Genesis;
 pub use query::TxStatus;

@@ -51,6 +51,9 @@ pub struct Network {
     pub errors: Vec<(usize, Error)>,
     /// Messages delivered (consensus, vertices, fetches).
     pub delivered: u64,
+    /// Pre-prepares a primary sent before the milestone below them was final at it
+    /// (pipelining).
+    pub pipelined: u64,
 }
 
 /// The genesis of a simulated network of `n` validators: the dev chain with //Alice … (the
@@ -119,6 +122,7 @@ impl Network {
             tick_ms: 10,
             errors: Vec::new(),
             delivered: 0,
+            pipelined: 0,
         };
         for i in 0..n {
             let outputs = net.nodes[i].start(0);
@@ -314,6 +318,11 @@ impl Network {
                     }
                 }
                 Output::Broadcast(msg) => {
+                    if let itc_consensus::Body::PrePrepare(pp) = &msg.body {
+                        if pp.seq > self.nodes[i].finalized_number() + 1 {
+                            self.pipelined += 1;
+                        }
+                    }
                     for j in 0..self.nodes.len() {
                         self.send(
                             i,

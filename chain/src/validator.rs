@@ -172,7 +172,10 @@ pub struct Validator<S: DagStore, B: StateBackend + Clone> {
     pub(crate) proposal: Option<ProposalRequest>,
     pub(crate) to_validate: BTreeMap<Hash, MilestoneHeader>,
     pub(crate) to_apply: VecDeque<(MilestoneHeader, FinalityCertificate)>,
-    pub(crate) executed: HashMap<Hash, Execution<B>>,
+    /// Speculative executions by header hash, with their headers: proposals this validator
+    /// made or validated, not applied yet. One whose parent is also here was built on that
+    /// parent's execution (pipelining).
+    pub(crate) executed: HashMap<Hash, (MilestoneHeader, Execution<B>)>,
     pub(crate) attach_counter: u64,
     /// When each missing vertex asked for may be asked for again (see [`Retry`]).
     pub(crate) fetches: HashMap<Hash, Retry>,
@@ -611,7 +614,14 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
         }
         let number = self.finalized_number();
         self.to_validate.retain(|_, h| h.number > number);
-        let ready = self.to_validate.iter().find(|(_, h)| h.number == number + 1);
+        // The next number on the applied state; one further (pipelining) on its parent's
+        // speculative execution, once that is here.
+        let executed = &self.executed;
+        let ready = self.to_validate.iter().find(|(_, h)| h.number == number + 1).or_else(|| {
+            self.to_validate
+                .iter()
+                .find(|(_, h)| h.number == number + 2 && executed.contains_key(&h.parent))
+        });
         if let Some((&digest, header)) = ready {
             let header = header.clone();
             match self.validate(&header, now_ms)? {
@@ -625,7 +635,7 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
         if let Some(request) = self.proposal.clone() {
             if request.seq <= number {
                 self.proposal = None;
-            } else if request.seq == number + 1 && request.parent == self.last_header().hash() {
+            } else if self.base_for(request.seq, &request.parent).is_some() {
                 if let Some(header) = self.propose(&request, now_ms)? {
                     self.proposal = None;
                     return Ok(Some(Input::Propose(header)));
@@ -648,14 +658,23 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
     /// the state. With nothing new, waits `idle_propose_ms` and then proposes an empty milestone
     /// (same tips as the last one).
     fn propose(&mut self, req: &ProposalRequest, now_ms: u64) -> Result<Option<MilestoneHeader>> {
-        let (mut tips, order) = select_batch(&self.dag, self.cfg.max_tips, self.cfg.max_batch)?;
+        let Some((parent, base)) = self.base_for(req.seq, &req.parent) else {
+            return Ok(None);
+        };
+        let pending = base.map_or(&[][..], |(_, exec)| &exec.order[..]);
+        let (mut tips, order) =
+            select_batch(&self.dag, pending, self.cfg.max_tips, self.cfg.max_batch)?;
+        if base.is_some() && order.len() < self.cfg.pipeline_min_batch.max(1) {
+            // A pipelined proposal waits for enough new vertices (see the config); once its
+            // parent is applied the request is the ordinary one, heartbeat included.
+            return Ok(None);
+        }
         if order.is_empty() {
             if now_ms < req.since_ms.saturating_add(self.cfg.idle_propose_ms) {
                 return Ok(None);
             }
             tips = self.last_header().tips.to_vec();
         }
-        let parent = self.last_header();
         let timestamp_ms = now_ms.max(parent.timestamp_ms);
         let ctx = MilestoneContext {
             number: req.seq,
@@ -663,7 +682,8 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
             genesis_hash: self.genesis.hash(),
             proposer: self.me,
         };
-        let exec = execute(&self.state, &self.dag, order, ctx)?;
+        let state = base.map_or(&self.state, |(_, exec)| &exec.state);
+        let exec = execute(state, &self.dag, order, ctx)?;
         if exec.outcome.epoch != req.epoch {
             return Err(Error::Divergence { number: req.seq, what: "epoch" });
         }
@@ -682,8 +702,29 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
             proposer: self.me,
             next_committee: exec.outcome.next_committee.clone(),
         };
-        self.executed.insert(header.hash(), exec);
+        self.executed.insert(header.hash(), (header.clone(), exec));
         Ok(Some(header))
+    }
+
+    /// What a milestone numbered `number` with parent `parent` builds on: the parent's header,
+    /// and `None` for the applied state, or (pipelining) the parent's speculative execution
+    /// with its header when the parent is the next number and was executed here. `None` when
+    /// neither applies yet.
+    #[allow(clippy::type_complexity)]
+    fn base_for(
+        &self,
+        number: MilestoneNumber,
+        parent: &Hash,
+    ) -> Option<(&MilestoneHeader, Option<(&MilestoneHeader, &Execution<B>)>)> {
+        let applied = self.finalized_number();
+        if number == applied + 1 && *parent == self.last_header().hash() {
+            return Some((self.last_header(), None));
+        }
+        if number != applied + 2 {
+            return None;
+        }
+        let (header, exec) = self.executed.get(parent)?;
+        (header.number == applied + 1).then_some((header, Some((header, exec))))
     }
 
     /// Tips of `tips` this node cannot resolve, plus the ancestors its orphans wait for.
@@ -709,13 +750,14 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
     /// A backup's check of a proposal (replicas execute before they vote): proposer, timestamp,
     /// bounds, past cone known, order root, then re-execution and the state and receipts roots.
     fn validate(&mut self, header: &MilestoneHeader, now_ms: u64) -> Result<Verdict> {
-        let parent = self.last_header();
+        let Some((parent, base)) = self.base_for(header.number, &header.parent) else {
+            return Ok(Verdict::Done(false));
+        };
         let proposer_ok = self
             .committees
             .get(&header.epoch)
             .is_some_and(|c| c.index_of(&header.proposer).is_some());
-        if header.parent != parent.hash()
-            || !proposer_ok
+        if !proposer_ok
             || header.timestamp_ms < parent.timestamp_ms
             || header.timestamp_ms > now_ms.saturating_add(self.cfg.max_clock_drift_ms)
             || header.tips.len() > self.cfg.max_tips
@@ -727,7 +769,8 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
         if !missing.is_empty() {
             return Ok(Verdict::Blocked(missing));
         }
-        let order = match self.dag.past_cone_order(&header.tips) {
+        let pending = base.map_or(&[][..], |(_, exec)| &exec.order[..]);
+        let order = match self.dag.past_cone_order_after(&header.tips, pending) {
             Ok(order) => order,
             Err(itc_dag::Error::UnknownTip { hash }) => return Ok(Verdict::Blocked(vec![hash])),
             Err(e) => return Err(e.into()),
@@ -736,11 +779,12 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
         {
             return Ok(Verdict::Done(false));
         }
-        let exec = execute(&self.state, &self.dag, order, self.context(header))?;
+        let state = base.map_or(&self.state, |(_, exec)| &exec.state);
+        let exec = execute(state, &self.dag, order, self.context(header))?;
         if mismatch(header, &exec).is_some() {
             return Ok(Verdict::Done(false));
         }
-        self.executed.insert(header.hash(), exec);
+        self.executed.insert(header.hash(), (header.clone(), exec));
         Ok(Verdict::Done(true))
     }
 
@@ -778,7 +822,7 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
                 .map_err(|e| Error::Certificate { number, reason: e.to_string() })?;
         }
         let exec = match self.executed.remove(&digest) {
-            Some(exec) => exec,
+            Some((_, exec)) => exec,
             None => {
                 // State transfer (or a proposal validated before a view change): execute now.
                 let missing = self.missing_tips(&header.tips)?;
@@ -802,7 +846,9 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
         self.state = exec.state;
         self.confirmed_vertices += exec.order.len() as u64;
         self.params = params_of(&self.state)?;
-        self.executed.clear();
+        // Executions built on this milestone (pipelined) stay valid: their base was its exact
+        // state. Every other one was for an alternative that can no longer commit.
+        self.executed.retain(|_, (h, _)| h.parent == digest);
         let mut signers = HashSet::new();
         for hash in &exec.order {
             self.pending.remove(hash);

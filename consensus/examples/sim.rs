@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run -p itc-consensus --release --example sim -- --seeds 10000 [--start 0]
 //! cargo run -p itc-consensus --release --example sim -- --seed 42      # replay one seed
+//! ... -- --seeds 1000 --weak-quorum | --no-fence   # show the checker catches broken rules
 //! ```
 //! Each failing seed prints what failed and the command that replays it. The last line is
 //! `seeds: N, safety violations: V, liveness failures: L`; the exit status is non-zero on failure.
@@ -35,6 +36,11 @@ fn main() {
             cfg.pbft.unsafe_quorum_for_tests = Some(2 * ((cfg.n - 1) / 3));
             cfg.stop_on_violation = false;
             cfg.liveness_bound_ms = 2_000;
+        }
+        if args.iter().any(|a| a == "--no-fence") {
+            // Demonstrates the checker: restarts without the restart fence must produce false
+            // evidence against honest replicas on some seeds.
+            cfg.pbft.unsafe_no_restart_fence_for_tests = true;
         }
         let out = run(cfg);
         if verbose {

@@ -158,12 +158,13 @@ impl PersistRecord {
     /// record, and the only one whose loss the machine covers by itself. A prepare record only
     /// stops a restarted replica from preparing a second digest for the same view and sequence
     /// number. After [`crate::Pbft::restore`] the replica therefore sends no prepare in its
-    /// restored view for a sequence number up to two above its last delivered milestone `L`
+    /// restored view for a sequence number up to three above its last delivered milestone `L`
     /// unless its log holds its own prepare for that slot (the *restart fence*). That covers
-    /// every prepare a crash can take: a prepare for `n` is sent only after `n − 1` was
-    /// delivered and the caller told of it (the validator re-executes on the parent's state),
-    /// and the [`PersistRecord::Committed`] record of `n − 1` is synced, so a lost prepare is
-    /// for at most `L + 1` (`L + 2` is a margin). Every way into a view is synced (a sent view
+    /// every prepare a crash can take: a prepare for `n` is sent only once the caller validated
+    /// `n`, which it does on the state of `n − 1` (applied, or, pipelined, executed on top of
+    /// the applied `n − 2`), so `n − 2` was delivered and the caller told of it; its
+    /// [`PersistRecord::Committed`] record is synced, so a lost prepare is for at most `L + 2`
+    /// (`L + 3` is a margin). Every way into a view is synced (a sent view
     /// change or new view, [`PersistRecord::EnteredView`]), so a lost prepare is never in a
     /// view above the restored one, and in later views the replica has sent nothing.
     pub fn durability(&self) -> Durability {

@@ -126,7 +126,7 @@
 //! **Durability** ([`PersistRecord::durability`]): every record must be on stable storage before
 //! the caller answers [`Input::Persisted`], except a backup's own prepare, which may be buffered
 //! behind the synced records. A crash can lose it; the restored replica then sends no prepare
-//! in its restored view up to two milestones above its last delivered one unless its log holds
+//! in its restored view up to three milestones above its last delivered one unless its log holds
 //! its own (the *restart fence*), and entering a view through another replica's new-view
 //! message is recorded ([`PersistRecord::EnteredView`]) so the restored view is never below a
 //! view it voted in. One fsync fewer per milestone on each backup.

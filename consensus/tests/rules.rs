@@ -194,7 +194,8 @@ fn s4_4_invalid_proposal_makes_backups_change_view() {
 #[test]
 fn s4_4_new_primary_re_proposes_the_prepared_value() {
     let mut c = Cluster::new(4, cfg());
-    // Commits never arrive: milestone 1 prepares everywhere but commits nowhere.
+    // Commits never arrive: milestone 1 prepares everywhere but commits nowhere, and so does
+    // milestone 2, pipelined on it (proposed and prepared once 1 has this replica's commit).
     c.filter = Box::new(|_, _, m| !matches!(m.body, Body::Commit(_)));
     c.run(100_000);
     assert!(c.committed.iter().all(Vec::is_empty));
@@ -205,15 +206,18 @@ fn s4_4_new_primary_re_proposes_the_prepared_value() {
             _ => None,
         })
         .collect();
-    assert_eq!(prepared.len(), 1);
+    assert_eq!(prepared.iter().map(|h| h.number).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(prepared[1].parent, prepared[0].hash());
     c.filter = Box::new(|_, _, _| true);
     for i in 0..4 {
         c.fire_timeout(i);
     }
-    run_until(&mut c, &[0, 1, 2, 3], 2);
+    run_until(&mut c, &[0, 1, 2, 3], 3);
     for i in 0..4 {
-        assert_eq!(c.committed[i][0].0, prepared[0], "replica {i} must commit the prepared header");
-        assert_eq!(c.committed[i][0].1.view, 1, "committed in the new view");
+        for ((header, cert), expected) in c.committed[i].iter().zip(&prepared) {
+            assert_eq!(header, expected, "replica {i} must commit the prepared header");
+            assert_eq!(cert.view, 1, "committed in the new view");
+        }
     }
 }
 
@@ -748,4 +752,78 @@ fn restart_fence_when_every_replica_restarts_at_once_costs_one_view_change() {
     assert!(c.min_committed(&[0, 1, 2, 3]) >= before + 4);
     assert!(c.replicas.iter().all(|r| r.view() == 1), "one view change");
     assert_same_chain(&c, &[0, 1, 2, 3]);
+}
+
+/// The `(kind, seq)` of the prepares and commits replica `i` broadcast, in order.
+fn votes_sent(c: &Cluster, i: usize) -> Vec<(&'static str, u64)> {
+    c.trace
+        .iter()
+        .filter(|(r, _)| *r == i)
+        .filter_map(|(_, a)| match a {
+            Action::Broadcast(m) => match &m.body {
+                Body::Prepare(v) => Some(("prepare", v.seq)),
+                Body::Commit(v) => Some(("commit", v.seq)),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn pipelining_a_backup_prepares_the_next_milestone_only_after_its_commit_for_the_previous() {
+    let mut c = Cluster::new(4, cfg());
+    c.queue.clear();
+    c.record = true;
+    let p0 = test_pair(0);
+    let genesis = c.replicas[1].last_committed().1;
+    let h1 = make_header(1, genesis, 0, p0.public(), 0, None);
+    let h2 = make_header(2, h1.hash(), 0, p0.public(), 0, None);
+    let pp = |seq, header| {
+        SignedMessage::sign(&p0, 0, Body::PrePrepare(PrePrepare { view: 0, seq, header }))
+    };
+    c.input(1, Input::Message(c.keys[0], pp(1, h1.clone())));
+    c.input(1, Input::Message(c.keys[0], pp(2, h2.clone())));
+    assert_eq!(votes_sent(&c, 1), [("prepare", 1)], "no prepare for 2 before the commit for 1");
+    for j in [2, 3] {
+        let vote = Body::Prepare(Vote { view: 0, seq: 1, digest: h1.hash() });
+        c.input(1, Input::Message(c.keys[j], SignedMessage::sign(&test_pair(j), 0, vote)));
+    }
+    assert_eq!(votes_sent(&c, 1), [("prepare", 1), ("commit", 1), ("prepare", 2)]);
+    // A header for 2 on another parent is the primary's fault, not a proposal to wait for.
+    let mut other = make_header(2, Hash([9; 32]), 0, p0.public(), 0, None);
+    other.timestamp_ms += 1;
+    let mut d = Cluster::new(4, cfg());
+    d.queue.clear();
+    d.input(1, Input::Message(d.keys[0], pp(1, h1.clone())));
+    for j in [2, 3] {
+        let vote = Body::Prepare(Vote { view: 0, seq: 1, digest: h1.hash() });
+        d.input(1, Input::Message(d.keys[j], SignedMessage::sign(&test_pair(j), 0, vote)));
+    }
+    d.input(1, Input::Message(d.keys[0], pp(2, other)));
+    assert_eq!(d.replicas[1].status(), Status::ViewChanging, "a mislinked header is invalid");
+}
+
+#[test]
+fn pipelining_the_primary_proposes_the_next_milestone_once_it_committed_the_previous() {
+    let mut c = Cluster::new(4, cfg());
+    // No commit reaches anyone: nothing is final, yet milestone 2 is proposed on milestone 1
+    // (the primary sent its commit for 1), and milestone 3 is not (depth 2).
+    c.filter = Box::new(|_, _, m| !matches!(m.body, Body::Commit(_)));
+    c.run(100_000);
+    assert!(c.committed.iter().all(Vec::is_empty));
+    let proposed: Vec<(u64, Hash)> = c.store[0]
+        .iter()
+        .filter_map(|r| match r {
+            PersistRecord::Sent(m) => match &m.body {
+                Body::PrePrepare(pp) => Some((pp.seq, pp.header.parent)),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    assert_eq!(proposed.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [1, 2]);
+    let first = c.replicas[0].last_committed().1;
+    assert_eq!(proposed[0].1, first);
+    assert_ne!(proposed[1].1, first, "2 is built on 1, not on the last final milestone");
 }

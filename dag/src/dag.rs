@@ -435,6 +435,18 @@ impl<S: DagStore> Dag<S> {
             .collect())
     }
 
+    /// [`Dag::past_cone_order`] as if the vertices of `confirmed` (unconfirmed ones, the order
+    /// of a milestone not applied yet) were confirmed: the order `tips` will confirm after that
+    /// milestone. Vertices of `confirmed` this DAG does not hold in memory are ignored.
+    pub fn past_cone_order_after(&self, tips: &[Hash], confirmed: &[Hash]) -> Result<Vec<Hash>> {
+        let roots = self.resolve_tips(tips)?;
+        let excluded: Vec<u32> = confirmed.iter().filter_map(|h| self.graph.get(h)).collect();
+        Ok(crate::order::past_cone_order_excluding(&self.graph, &roots, &excluded)
+            .into_iter()
+            .map(|idx| self.graph.node(idx).hash)
+            .collect())
+    }
+
     fn resolve_tips(&self, tips: &[Hash]) -> Result<Vec<u32>> {
         let mut roots = Vec::with_capacity(tips.len());
         for tip in tips {

@@ -14,12 +14,26 @@ const NOT_IN_CONE: u32 = u32::MAX;
 
 /// The unconfirmed past cone of `tips` (indices of in-memory nodes), ordered.
 pub(crate) fn past_cone_order(graph: &Graph, tips: &[u32]) -> Vec<u32> {
+    past_cone_order_excluding(graph, tips, &[])
+}
+
+/// [`past_cone_order`] as if the nodes of `excluded` were confirmed too: the order the cone
+/// will have once a milestone confirming exactly them is applied. (Dropping them from the
+/// full order would not do: the heap may then place the survivors differently.)
+pub(crate) fn past_cone_order_excluding(graph: &Graph, tips: &[u32], excluded: &[u32]) -> Vec<u32> {
+    let mut skip = vec![false; graph.slots()];
+    for &e in excluded {
+        if let Some(s) = skip.get_mut(e as usize) {
+            *s = true;
+        }
+    }
+    let open = |i: u32| graph.node(i).confirmed.is_none() && !skip[i as usize];
     // pending[i]: NOT_IN_CONE, or the number of i's cone parents not yet placed.
     let mut pending = vec![NOT_IN_CONE; graph.slots()];
     let mut members = Vec::new();
     let mut stack = Vec::new();
     for &t in tips {
-        if graph.node(t).confirmed.is_none() && pending[t as usize] == NOT_IN_CONE {
+        if open(t) && pending[t as usize] == NOT_IN_CONE {
             pending[t as usize] = 0;
             members.push(t);
             stack.push(t);
@@ -27,7 +41,7 @@ pub(crate) fn past_cone_order(graph: &Graph, tips: &[u32]) -> Vec<u32> {
     }
     while let Some(i) = stack.pop() {
         for &p in graph.parents(i) {
-            if pending[p as usize] == NOT_IN_CONE && graph.node(p).confirmed.is_none() {
+            if pending[p as usize] == NOT_IN_CONE && open(p) {
                 pending[p as usize] = 0;
                 members.push(p);
                 stack.push(p);

@@ -89,7 +89,10 @@ impl Pbft {
     /// it. A header can only be checked once its parent is committed here: its state root is the
     /// result of executing on top of the parent (DESIGN: replicas execute before they vote).
     pub(crate) fn consider(&mut self, seq: SeqNo, view: View) {
-        if view != self.view || self.status != Status::Normal || seq != self.last_delivered + 1 {
+        if view != self.view
+            || self.status != Status::Normal
+            || self.parent_for(seq, view).is_none()
+        {
             self.progress(seq, view);
             return;
         }
@@ -115,11 +118,11 @@ impl Pbft {
     /// The checks the machine can make itself: number, parent, epoch and the shape of a
     /// committee hand-over.
     pub(crate) fn check_links(&self, header: &MilestoneHeader) -> Result<(), String> {
-        if header.number != self.last_delivered + 1 {
+        let Some(parent) = self.parent_for(header.number, self.view) else {
             return Err(format!("number {} after {}", header.number, self.last_delivered));
-        }
-        if header.parent != self.last_hash {
-            return Err(format!("parent {} is not {}", header.parent, self.last_hash));
+        };
+        if header.parent != parent {
+            return Err(format!("parent {} is not {parent}", header.parent));
         }
         if header.epoch != self.epoch {
             return Err(format!("epoch {} is not {}", header.epoch, self.epoch));
@@ -150,6 +153,23 @@ impl Pbft {
         }
     }
 
+    /// The parent a header numbered `seq` must name in `view`: the last delivered milestone for
+    /// the next number; one further (pipelining, depth 2), the header of the next number that
+    /// this replica sent its commit for in `view`, unless that header hands the committee over
+    /// (the next epoch's committee signs what follows it). `None`: not proposable yet.
+    pub(crate) fn parent_for(&self, seq: SeqNo, view: View) -> Option<Hash> {
+        if seq == self.last_delivered + 1 {
+            return Some(self.last_hash);
+        }
+        if seq != self.last_delivered + 2 {
+            return None;
+        }
+        let slot = self.slots.get(&(seq - 1, view))?;
+        let (header, digest, _) = slot.pre_prepare.as_ref()?;
+        let committed = slot.commits.get(&self.me).is_some_and(|(d, _)| d == digest);
+        (committed && header.next_committee.is_none()).then_some(*digest)
+    }
+
     /// Whether the restart fence forbids a new prepare for `(seq, view)`.
     fn fenced(&self, seq: SeqNo, view: View) -> bool {
         self.fence.is_some_and(|(epoch, v, top)| epoch == self.epoch && v == view && seq <= top)
@@ -174,9 +194,14 @@ impl Pbft {
         let valid = primary == me || self.is_valid(seq, digest);
         // PBFT §4.2: a backup that accepted the pre-prepare multicasts a prepare, unless the
         // slot is behind the restart fence (its own prepare there may have been lost).
+        // Pipelining: a prepare for a number beyond the next waits for this replica's commit
+        // of its parent in this view (what keeps view changes closed under parent links).
+        let linked =
+            seq <= self.last_delivered + 1 || self.parent_for(seq, view) == Some(header.parent);
         if member
             && primary != me
             && valid
+            && linked
             && !slot.prepares.contains_key(&me)
             && !self.fenced(seq, view)
         {
@@ -214,6 +239,9 @@ impl Pbft {
             // relies on replicas remembering what prepared).
             self.persist_then(PersistRecord::Prepared(cert), Vec::new());
             self.persist_and_broadcast(msg);
+            // Pipelining: the next number may now be proposed, validated and prepared.
+            self.consider(seq + 1, view);
+            self.maybe_propose();
         }
         let Some(slot) = self.slots.get(&(seq, view)) else { return };
         // committed-local: 2f+1 matching commits; their signatures are the finality certificate.
@@ -279,29 +307,33 @@ impl Pbft {
             self.send_checkpoint(seq, digest);
         }
         self.consider(seq + 1, self.view);
+        self.consider(seq + 2, self.view);
         self.maybe_propose();
     }
 
-    /// As primary, asks the caller for the next proposal when the previous milestone is
-    /// committed and the next number is within the high watermark.
+    /// As primary, asks the caller for the next proposal: for the number after the last
+    /// delivered one, or (pipelining) for the one after that once this replica committed to its
+    /// parent, within the high watermark.
     pub(crate) fn maybe_propose(&mut self) {
-        let next = self.last_delivered + 1;
-        if self.status != Status::Normal || !self.is_primary() || next > self.high_watermark() {
+        if self.status != Status::Normal || !self.is_primary() {
             return;
         }
-        if self.slots.get(&(next, self.view)).is_some_and(|s| s.pre_prepare.is_some()) {
+        let view = self.view;
+        let has_pre_prepare =
+            |p: &Self, seq| p.slots.get(&(seq, view)).is_some_and(|s| s.pre_prepare.is_some());
+        let mut next = self.last_delivered + 1;
+        if has_pre_prepare(self, next) {
+            next += 1;
+            if has_pre_prepare(self, next) {
+                return;
+            }
+        }
+        let Some(parent) = self.parent_for(next, view) else { return };
+        if next > self.high_watermark() || self.proposal_requested == Some((view, next)) {
             return;
         }
-        if self.proposal_requested == Some((self.view, next)) {
-            return;
-        }
-        self.proposal_requested = Some((self.view, next));
-        self.out.push(Action::RequestProposal {
-            view: self.view,
-            seq: next,
-            parent: self.last_hash,
-            epoch: self.epoch,
-        });
+        self.proposal_requested = Some((view, next));
+        self.out.push(Action::RequestProposal { view, seq: next, parent, epoch: self.epoch });
     }
 
     /// PBFT §4.2: the primary assigns the next sequence number and multicasts a pre-prepare.

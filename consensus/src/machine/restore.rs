@@ -74,7 +74,7 @@ impl Pbft {
         p.state_requested = false;
         let view = p.view;
         if !p.cfg.unsafe_no_restart_fence_for_tests {
-            p.fence = Some((p.epoch, view, p.last_delivered + 2));
+            p.fence = Some((p.epoch, view, p.last_delivered + 3));
         }
         p.resend = p
             .seen

@@ -38,8 +38,14 @@ pub(crate) fn plan_new_view(vcs: &[SignedViewChange]) -> Option<NewViewPlan> {
                 Some(b) if b.view >= c.view => Some(b),
                 _ => Some(c),
             });
+        // Closed under parent links: a certificate whose header does not extend the previous
+        // proposal (or the checkpoint) belongs to a value that never committed (see the
+        // function docs), and neither did anything built on it.
+        let parent = proposals
+            .last()
+            .map_or(stable.checkpoint.digest, |(_, h): &(SeqNo, MilestoneHeader)| h.hash());
         match best {
-            Some(cert) if proposals.len() < MAX_PREPARED => {
+            Some(cert) if proposals.len() < MAX_PREPARED && cert.header.parent == parent => {
                 proposals.push((seq, cert.header.clone()));
                 seq += 1;
             }
@@ -355,5 +361,65 @@ impl Pbft {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use itc_primitives::{codec::BoundedVec, Hash, MilestoneHeader, Public, Signature};
+
+    use super::plan_new_view;
+    use crate::message::{Checkpoint, CheckpointProof, PreparedCert, SignedViewChange, ViewChange};
+    use crate::sim::make_header;
+
+    fn cert(view: u64, header: MilestoneHeader) -> PreparedCert {
+        PreparedCert {
+            view,
+            seq: header.number,
+            header,
+            pre_prepare_sig: Signature([0; 64]),
+            prepares: BoundedVec::default(),
+        }
+    }
+
+    fn view_change(sender: u8, base: Hash, prepared: Vec<PreparedCert>) -> SignedViewChange {
+        SignedViewChange {
+            sender: Public([sender; 32]),
+            view_change: ViewChange {
+                new_view: 3,
+                stable: CheckpointProof {
+                    checkpoint: Checkpoint { seq: 0, digest: base },
+                    signatures: BoundedVec::default(),
+                },
+                prepared: BoundedVec::new(prepared).unwrap(),
+            },
+            signature: Signature([0; 64]),
+        }
+    }
+
+    #[test]
+    fn the_plan_is_closed_under_parent_links() {
+        let base = Hash([1; 32]);
+        let proposer = Public([7; 32]);
+        let h1 = make_header(1, base, 0, proposer, 0, None);
+        let h2 = make_header(2, h1.hash(), 0, proposer, 0, None);
+        let h1_later = make_header(1, base, 0, proposer, 5, None);
+        let numbers = |vcs: &[SignedViewChange]| {
+            let plan = plan_new_view(vcs).unwrap();
+            plan.proposals.iter().map(|(s, h)| (*s, h.hash())).collect::<Vec<_>>()
+        };
+        // 1 and 2 prepared in view 1, linked: both are re-proposed.
+        let linked = [view_change(1, base, vec![cert(1, h1.clone()), cert(1, h2.clone())])];
+        assert_eq!(numbers(&linked), [(1, h1.hash()), (2, h2.hash())]);
+        // A later view prepared another header for 1: the certificate for 2 built on the old
+        // one no longer links, so it (and anything after it) is dropped.
+        let stale = [
+            view_change(1, base, vec![cert(1, h1.clone()), cert(1, h2.clone())]),
+            view_change(2, base, vec![cert(2, h1_later.clone())]),
+        ];
+        assert_eq!(numbers(&stale), [(1, h1_later.hash())]);
+        // The first proposal must extend the stable checkpoint.
+        let off_base = [view_change(1, Hash([2; 32]), vec![cert(1, h1)])];
+        assert!(numbers(&off_base).is_empty());
     }
 }

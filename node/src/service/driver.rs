@@ -911,9 +911,10 @@ impl Driver {
                             // durable too (RocksDB writes its WAL in order).
                             PersistRecord::Committed { .. } | PersistRecord::Stable { .. } => false,
                             // A backup's prepare is buffered: the consensus machine's restart
-                            // fence covers its loss. A prepare for `n + 1` comes only after the
-                            // finalised write of `n` (it is validated on `n`'s state), which is
-                            // what the fence assumes of a synced `Committed` record.
+                            // fence covers its loss. A prepare for `n` comes only after the
+                            // finalised write of `n - 2` (it is validated on `n - 1`'s state,
+                            // applied or executed on the applied `n - 2`), which is what the
+                            // fence assumes of a synced `Committed` record.
                             record => record.durability() == itc_consensus::Durability::Synced,
                         };
                         persists.push((id, record.encode()))
