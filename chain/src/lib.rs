@@ -22,7 +22,10 @@
 //!   [`ChainConfig::max_tips`]), capped at [`ChainConfig::max_batch`] vertices (a prefix of the
 //!   deterministic order, whose tips then replace the DAG's), executes them on a copy of the state
 //!   and fills the header (ordered root, receipts root, state root, next committee at an epoch's
-//!   end). One proposal is in flight at a time (the replica asks for `n + 1` once `n` committed).
+//!   end). The replica asks for `n + 1` once `n` committed, or once it sent its commit for `n`
+//!   (pipelining): then the proposal is built on `n`'s speculative execution, with the DAG
+//!   ordered as if `n` were confirmed, and only with at least
+//!   [`ChainConfig::pipeline_min_batch`] new vertices (else the request waits for `n`).
 //!   On an idle DAG an empty milestone follows after [`ChainConfig::idle_propose_ms`] (5 s by
 //!   default), a heartbeat for the runtime's milestone hooks. The replica is told whether the
 //!   primary owes a milestone ([`itc_consensus::Input::Pending`]: the DAG holds unconfirmed

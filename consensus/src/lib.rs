@@ -52,11 +52,16 @@
 //!
 //! **Pipelining and the sequential validation rule.** Pre-prepares, prepares and commits for every
 //! number in the window `(h, H]` are accepted and kept, and at any time several numbers can have
-//! messages in flight. A replica validates (and so prepares) number `n` only once it has committed
-//! `n − 1`: a header's state root is the result of executing on top of its parent (replicas
-//! execute before they vote). This also makes view changes safe for the chain: if `n + 1` is
-//! prepared, f+1 correct replicas committed `n`, so every quorum of view changes carries a
-//! prepared certificate for `n` and O has no gap before `n + 1`.
+//! messages in flight. A replica validates (and so prepares) number `n` only once it has
+//! delivered `n − 1`, or (pipelining, depth 2) once it delivered `n − 2` and sent its commit for
+//! the `n − 1` that `n` names as parent: a header's state root is the result of executing on top
+//! of its parent (replicas execute before they vote), and the caller executes `n` on `n − 1`'s
+//! speculative state. The primary likewise proposes `n` once it sent its commit for `n − 1`
+//! ([`Action::RequestProposal`] names the parent). This keeps view changes safe for the chain:
+//! if `n` is prepared, f+1 correct replicas sent their commit for its parent, so every quorum of
+//! view changes carries a prepared certificate for `n − 1` with that digest, and the new view's
+//! O, which stops at the first certificate not extending the previous one, has no gap or
+//! broken link before `n`. No milestone is pipelined on one that names the next committee.
 //!
 //! **Epochs.** A committed header with `next_committee: Some(c)` ends its epoch. Every replica
 //! that commits it switches to `c` (view 0, empty log) with that header as the new epoch's base:
@@ -145,8 +150,8 @@
 //!   ([`Input::Certified`]).
 //! - The persist log is the caller's to keep; [`compact::compact`] drops what a stable
 //!   checkpoint made obsolete.
-//! - One proposal is validated at a time (the sequential rule above); throughput comes from
-//!   short rounds, not from parallel validation.
+//! - At most two numbers are open at a time (the rule above); throughput comes from short,
+//!   overlapping rounds, not from parallel validation.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod compact;
