@@ -9,12 +9,15 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// Validators that keep only the last 4 milestones in memory (and in their replica's history),
 /// with a checkpoint every 2 and idle milestones every 20 ms: a restart then resumes from that
-/// window instead of replaying the chain from genesis.
+/// window instead of replaying the chain from genesis. The primary pipelines every milestone
+/// that has a vertex, so speculative execution on RocksDB-backed state, crashes and view
+/// changes are exercised with it.
 fn small_windows(cfg: &mut ServiceConfig) {
     cfg.chain.retain_milestones = 4;
     cfg.chain.consensus.retain_certified = 4;
     cfg.chain.consensus.checkpoint_interval = 2;
     cfg.chain.idle_propose_ms = 20;
+    cfg.chain.pipeline_min_batch = 1;
 }
 
 #[test]
