@@ -40,6 +40,11 @@ impl Pending {
             .or_insert(PendingTx { vertex, fee });
     }
 
+    /// The vertex carrying `signer`'s pending transaction with `nonce`, if any.
+    pub fn vertex_of(&self, signer: &AccountId, nonce: Nonce) -> Option<Hash> {
+        self.by_account.get(signer)?.get(&nonce).map(|p| p.vertex)
+    }
+
     /// The vertex carrying the pending transaction `tx_hash`, if any.
     pub fn vertex_of_tx(&self, tx_hash: &Hash) -> Option<Hash> {
         self.by_tx.get(tx_hash).copied()

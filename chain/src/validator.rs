@@ -335,8 +335,20 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
         seed_input.extend_from_slice(&self.attach_counter.to_le_bytes());
         seed_input.extend_from_slice(&tx_hash.0);
         self.attach_counter += 1;
-        let parents =
+        let mut parents =
             self.dag.select_tips(self.cfg.parents_per_vertex, blake2_256(&seed_input).0)?;
+        // The signer's previous transaction, pending here, becomes a parent: every milestone
+        // then executes the two in nonce order. Left to tip selection, the deterministic order
+        // may place the later nonce first, and white flag records it as failed.
+        let previous = tx.nonce.checked_sub(1).and_then(|n| self.pending.vertex_of(&tx.signer, n));
+        if let Some(previous) = previous {
+            if !parents.contains(&previous) && self.dag.is_in_memory(&previous) {
+                if parents.len() >= itc_primitives::MAX_PARENTS {
+                    parents.pop();
+                }
+                parents.push(previous);
+            }
+        }
         let difficulty = difficulty_of(&self.state, &tx.signer);
         let (pow_nonce, _) =
             Vertex::mine(&tx_hash, &parents, difficulty, 0, self.cfg.max_pow_attempts)
