@@ -139,7 +139,8 @@
 //! ## Simulator
 //! [`sim`] holds a lock-step [`sim::Cluster`] (unit tests, benchmark) and a seeded discrete-event
 //! simulator ([`sim::run`]) with latency, jitter, drops, duplicates, healing partitions,
-//! crash/restart from persisted records and up to f byzantine replicas; it checks agreement,
+//! crash/restart from persisted records (buffered ones lost), catch-up from peers' stores and up
+//! to f byzantine replicas; it checks agreement,
 //! validity and every certificate after every event, and liveness after the faults end; a run
 //! that exceeds its caps on events or queued messages stops as a liveness failure. Long run:
 //! `cargo run -p itc-consensus --release --example sim -- --seeds 10000`.

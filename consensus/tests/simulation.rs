@@ -78,6 +78,15 @@ fn seed_314_catches_a_replica_restarted_without_its_fence() {
 }
 
 #[test]
+fn seed_4540_a_replica_left_alone_in_a_higher_view_catches_up_from_the_stores() {
+    // Seed 4540 leaves a replica changing to a view nobody else moves to while the others
+    // finalise more milestones than their in-memory history keeps: only the caller's fetch from
+    // a peer's store (the node's catch-up, modelled by the simulator) brings it along.
+    let out = run(SimConfig::for_seed(4540));
+    assert!(out.passed(), "{:?} {:?}", out.violations, out.liveness_failure);
+}
+
+#[test]
 fn seed_141_stale_view_change_answers_do_not_storm() {
     // Seed 141 once grew its queue without bound: two replicas answered each other's stale view
     // changes, each answer begetting several more. It must pass with a small queue.

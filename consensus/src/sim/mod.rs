@@ -7,7 +7,9 @@
 //! replicas that restart from the records they persisted (a record is durable only once its
 //! persistence event fired; a crash loses the rest, and also every
 //! [`Durability::Buffered`](crate::Durability) record written after the last synced one).
-//! Byzantine replicas misbehave throughout.
+//! Byzantine replicas misbehave throughout. As the node's caller does, a replica that fell
+//! further behind than the peers' in-memory history is fed certified milestones from the
+//! committed chain when its timer fires ([`Input::Certified`]).
 //!
 //! After every event the checker verifies, on every honest replica's commits:
 //! - **agreement**: no two different headers commit at one number;
@@ -255,6 +257,9 @@ struct Sim {
     idle_until: u64,
     trace: Hash,
     agreed: BTreeMap<u64, Hash>,
+    /// The certified milestones honest replicas committed: the stores a lagging replica's
+    /// caller fetches from (see [`Sim::catch_up`]).
+    certified: BTreeMap<u64, crate::message::CertifiedMilestone>,
     violations: Vec<Violation>,
     events: u64,
     evidence: u64,
@@ -310,6 +315,7 @@ pub fn run(cfg: SimConfig) -> Outcome {
         idle_until: 0,
         trace: Hash::ZERO,
         agreed: BTreeMap::new(),
+        certified: BTreeMap::new(),
         violations: Vec::new(),
         events: 0,
         evidence: 0,
@@ -528,6 +534,11 @@ impl Sim {
             Some(_) => {}
             None => {
                 self.agreed.insert(number, hash);
+                let cm = crate::message::CertifiedMilestone {
+                    header: header.clone(),
+                    certificate: cert.clone(),
+                };
+                self.certified.insert(number, cm);
             }
         }
         let committee = sim_committee(&self.keys, header.epoch);
@@ -628,6 +639,7 @@ impl Sim {
                 self.record(1, replica, &id.0.to_le_bytes());
                 if self.nodes[replica].life == life {
                     self.step(replica, Input::TimeoutElapsed(id));
+                    self.catch_up(replica);
                 }
             }
             Event::Persisted { replica, life, id, record, synced } => {
@@ -716,6 +728,25 @@ impl Sim {
                 self.step(i, Input::Pending(pending));
             }
         }
+    }
+
+    /// What the node's caller does when finality stalls (`maybe_catch_up`): a replica more
+    /// than a state transfer's worth behind the committed chain gets the next certified
+    /// milestones from a peer's store ([`Input::Certified`]; it checks their certificates). The
+    /// peers' in-memory history ([`Config::retain_certified`]) cannot serve it any more.
+    fn catch_up(&mut self, i: usize) {
+        let next = self.nodes[i].pbft.last_committed().0 + 1;
+        let behind = self
+            .certified
+            .keys()
+            .next_back()
+            .is_some_and(|top| *top >= next + self.cfg.pbft.retain_certified as u64 / 2);
+        if !behind || !self.nodes[i].up {
+            return;
+        }
+        let milestones: Vec<_> =
+            self.certified.range(next..).take(32).map(|(_, m)| m.clone()).collect();
+        self.step(i, Input::Certified(milestones));
     }
 
     /// Equivocating byzantine primaries offer the restarted replica `i` the other header of
