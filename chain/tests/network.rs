@@ -37,35 +37,57 @@ fn assert_same_chain(net: &Network, height: u64) {
     assert!(roots.windows(2).all(|w| w[0] == w[1]), "state roots differ: {roots:?}");
 }
 
-#[test]
-fn transfers_submitted_to_different_validators_finalise_with_equal_state_roots() {
-    let mut net = network(1);
+/// Submits `rounds` transfers of 1 ITC to Ferdie from each of the first four dev accounts, one
+/// account per validator, running the network `pause_ms` after each round. Returns Ferdie's
+/// balance before and the transaction hashes.
+fn submit_rounds(net: &mut Network, rounds: u64, pause_ms: u64) -> (u128, Vec<Hash>) {
     let pairs = dev_pairs().unwrap();
     let genesis = net.nodes[0].genesis_hash();
     let dest = pairs[5].public();
     let before = net.nodes[0].account(&dest).unwrap().data.free;
     let mut txs = Vec::new();
-    for round in 0..3u64 {
+    for round in 0..rounds {
         for (i, pair) in pairs[..4].iter().enumerate() {
             let tx = transfer(pair, genesis, round, dest, UNITS_PER_ITC);
             txs.push(net.submit(i, tx).unwrap().tx_hash);
         }
+        if pause_ms > 0 {
+            let until = net.now_ms() + pause_ms;
+            net.run_until(until, |net| net.now_ms() >= until);
+        }
     }
-    assert!(net.run_until(DEADLINE_MS, |net| finalized_everywhere(net, &txs)));
+    (before, txs)
+}
+
+/// Every transfer of `txs` finalised as a success on every node, on one chain, and Ferdie
+/// holds `before` plus 1 ITC for each.
+fn assert_all_succeeded(net: &mut Network, before: u128, txs: &[Hash]) {
+    assert!(net.run_until(DEADLINE_MS, |net| finalized_everywhere(net, txs)));
     assert!(net.errors.is_empty(), "{:?}", net.errors);
     let height = net.nodes.iter().map(|n| n.finalized_number()).min().unwrap();
-    assert_same_chain(&net, height);
+    assert_same_chain(net, height);
+    let dest = dev_pairs().unwrap()[5].public();
     for node in &net.nodes {
-        assert_eq!(node.account(&dest).unwrap().data.free, before + 12 * UNITS_PER_ITC);
-        for pair in &pairs[..4] {
-            assert_eq!(node.account(&pair.public()).unwrap().nonce, 3);
-            assert_eq!(node.next_nonce(&pair.public()).unwrap(), 3);
-        }
-        for tx in &txs {
+        let received = txs.len() as u128 * UNITS_PER_ITC;
+        assert_eq!(node.account(&dest).unwrap().data.free, before + received);
+        for tx in txs {
             let TxStatus::Finalized { receipt, .. } = node.tx_status(tx).unwrap() else {
                 panic!("transfer {tx} did not succeed");
             };
             assert_eq!(receipt.outcome, Outcome::Success);
+        }
+    }
+}
+
+#[test]
+fn transfers_submitted_to_different_validators_finalise_with_equal_state_roots() {
+    let mut net = network(1);
+    let (before, txs) = submit_rounds(&mut net, 3, 0);
+    assert_all_succeeded(&mut net, before, &txs);
+    for node in &net.nodes {
+        for pair in &dev_pairs().unwrap()[..4] {
+            assert_eq!(node.account(&pair.public()).unwrap().nonce, 3);
+            assert_eq!(node.next_nonce(&pair.public()).unwrap(), 3);
         }
     }
 }
@@ -313,33 +335,10 @@ fn pipelined_milestones_execute_on_their_parents_state_and_finalise_everywhere()
     // speculative state once it sent its commit for `n`, and the backups validate it there.
     let cfg = ChainConfig { pipeline_min_batch: 1, ..ChainConfig::default() };
     let mut net = Network::new(4, 7, cfg, genesis_config(4).unwrap()).unwrap();
-    let pairs = dev_pairs().unwrap();
-    let genesis = net.nodes[0].genesis_hash();
-    let dest = pairs[5].public();
-    let before = net.nodes[0].account(&dest).unwrap().data.free;
-    let mut txs = Vec::new();
-    // Waves a few milliseconds apart, each from several accounts to several validators, so new
-    // vertices reach the primary while a milestone is in flight.
-    for round in 0..6u64 {
-        for (i, pair) in pairs[..4].iter().enumerate() {
-            let tx = transfer(pair, genesis, round, dest, UNITS_PER_ITC);
-            txs.push(net.submit(i, tx).unwrap().tx_hash);
-        }
-        let until = net.now_ms() + 3;
-        net.run_until(until, |net| net.now_ms() >= until);
-    }
-    assert!(net.run_until(DEADLINE_MS, |net| finalized_everywhere(net, &txs)));
-    assert!(net.errors.is_empty(), "{:?}", net.errors);
+    // Rounds 3 ms apart, so new vertices reach the primary while a milestone is in flight; one
+    // signer's transfers then execute in nonce order only because each vertex approves the
+    // signer's previous one.
+    let (before, txs) = submit_rounds(&mut net, 6, 3);
+    assert_all_succeeded(&mut net, before, &txs);
     assert!(net.pipelined > 0, "no milestone was pipelined");
-    let height = net.nodes.iter().map(|n| n.finalized_number()).min().unwrap();
-    assert_same_chain(&net, height);
-    for node in &net.nodes {
-        assert_eq!(node.account(&dest).unwrap().data.free, before + 24 * UNITS_PER_ITC);
-        for tx in &txs {
-            let TxStatus::Finalized { receipt, .. } = node.tx_status(tx).unwrap() else {
-                panic!("transfer {tx} did not succeed");
-            };
-            assert_eq!(receipt.outcome, Outcome::Success);
-        }
-    }
 }

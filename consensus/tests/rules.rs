@@ -191,14 +191,19 @@ fn s4_4_invalid_proposal_makes_backups_change_view() {
     }
 }
 
-#[test]
-fn s4_4_new_primary_re_proposes_the_prepared_value() {
+/// A cluster whose commits never arrive, run until quiet: nothing is final, milestone 1 and,
+/// pipelined on it, milestone 2 are prepared everywhere.
+fn cluster_without_commits() -> Cluster {
     let mut c = Cluster::new(4, cfg());
-    // Commits never arrive: milestone 1 prepares everywhere but commits nowhere, and so does
-    // milestone 2, pipelined on it (proposed and prepared once 1 has this replica's commit).
     c.filter = Box::new(|_, _, m| !matches!(m.body, Body::Commit(_)));
     c.run(100_000);
     assert!(c.committed.iter().all(Vec::is_empty));
+    c
+}
+
+#[test]
+fn s4_4_new_primary_re_proposes_the_prepared_value() {
+    let mut c = cluster_without_commits();
     let prepared: Vec<MilestoneHeader> = c.store[1]
         .iter()
         .filter_map(|r| match r {
@@ -772,23 +777,27 @@ fn votes_sent(c: &Cluster, i: usize) -> Vec<(&'static str, u64)> {
 
 #[test]
 fn pipelining_a_backup_prepares_the_next_milestone_only_after_its_commit_for_the_previous() {
-    let mut c = Cluster::new(4, cfg());
-    c.queue.clear();
-    c.record = true;
     let p0 = test_pair(0);
-    let genesis = c.replicas[1].last_committed().1;
+    let genesis = Cluster::new(4, cfg()).replicas[1].last_committed().1;
     let h1 = make_header(1, genesis, 0, p0.public(), 0, None);
     let h2 = make_header(2, h1.hash(), 0, p0.public(), 0, None);
     let pp = |seq, header| {
         SignedMessage::sign(&p0, 0, Body::PrePrepare(PrePrepare { view: 0, seq, header }))
     };
+    // Backups 2 and 3 prepare milestone 1 at replica 1 (which then has it prepared).
+    let prepares_of_1 = |c: &mut Cluster| {
+        for j in [2, 3] {
+            let vote = Body::Prepare(Vote { view: 0, seq: 1, digest: h1.hash() });
+            c.input(1, Input::Message(c.keys[j], SignedMessage::sign(&test_pair(j), 0, vote)));
+        }
+    };
+    let mut c = Cluster::new(4, cfg());
+    c.queue.clear();
+    c.record = true;
     c.input(1, Input::Message(c.keys[0], pp(1, h1.clone())));
-    c.input(1, Input::Message(c.keys[0], pp(2, h2.clone())));
+    c.input(1, Input::Message(c.keys[0], pp(2, h2)));
     assert_eq!(votes_sent(&c, 1), [("prepare", 1)], "no prepare for 2 before the commit for 1");
-    for j in [2, 3] {
-        let vote = Body::Prepare(Vote { view: 0, seq: 1, digest: h1.hash() });
-        c.input(1, Input::Message(c.keys[j], SignedMessage::sign(&test_pair(j), 0, vote)));
-    }
+    prepares_of_1(&mut c);
     assert_eq!(votes_sent(&c, 1), [("prepare", 1), ("commit", 1), ("prepare", 2)]);
     // A header for 2 on another parent is the primary's fault, not a proposal to wait for.
     let mut other = make_header(2, Hash([9; 32]), 0, p0.public(), 0, None);
@@ -796,22 +805,16 @@ fn pipelining_a_backup_prepares_the_next_milestone_only_after_its_commit_for_the
     let mut d = Cluster::new(4, cfg());
     d.queue.clear();
     d.input(1, Input::Message(d.keys[0], pp(1, h1.clone())));
-    for j in [2, 3] {
-        let vote = Body::Prepare(Vote { view: 0, seq: 1, digest: h1.hash() });
-        d.input(1, Input::Message(d.keys[j], SignedMessage::sign(&test_pair(j), 0, vote)));
-    }
+    prepares_of_1(&mut d);
     d.input(1, Input::Message(d.keys[0], pp(2, other)));
     assert_eq!(d.replicas[1].status(), Status::ViewChanging, "a mislinked header is invalid");
 }
 
 #[test]
 fn pipelining_the_primary_proposes_the_next_milestone_once_it_committed_the_previous() {
-    let mut c = Cluster::new(4, cfg());
-    // No commit reaches anyone: nothing is final, yet milestone 2 is proposed on milestone 1
-    // (the primary sent its commit for 1), and milestone 3 is not (depth 2).
-    c.filter = Box::new(|_, _, m| !matches!(m.body, Body::Commit(_)));
-    c.run(100_000);
-    assert!(c.committed.iter().all(Vec::is_empty));
+    // Nothing is final, yet milestone 2 is proposed on milestone 1 (the primary sent its commit
+    // for 1), and milestone 3 is not (depth 2).
+    let c = cluster_without_commits();
     let proposed: Vec<(u64, Hash)> = c.store[0]
         .iter()
         .filter_map(|r| match r {
