@@ -8,17 +8,21 @@ use itc_vault::{
 };
 use parity_scale_codec::{Decode, Encode};
 
-fn sealed_world(seed: u64, dir: &str) -> (World, itc_vault::SealedInterval, LocalStorage) {
+fn sealed_world(
+    seed: u64,
+    dir: &str,
+) -> (World, itc_vault::SealedInterval, LocalStorage, tempfile::TempDir) {
     let world = World::new(seed, 0, 5);
-    let storage = LocalStorage::new(temp_dir(dir)).unwrap();
+    let dir = temp_dir(dir);
+    let storage = LocalStorage::new(dir.path()).unwrap();
     let sealed = seal(&world.owner, 1, 60, seed + 50);
     upload(&sealed, &storage);
-    (world, sealed, storage)
+    (world, sealed, storage, dir)
 }
 
 #[test]
 fn tampered_chunk_is_rejected_before_decryption() {
-    let (world, sealed, storage) = sealed_world(10, "tamper");
+    let (world, sealed, storage, _dir) = sealed_world(10, "tamper");
     let key = world.owner.open_data_key(&sealed.manifest).unwrap();
     let uri = sealed.manifest.chunk_uri(1);
     // Flip one ciphertext bit inside the envelope.
@@ -43,7 +47,8 @@ fn tampered_chunk_is_rejected_before_decryption() {
 #[test]
 fn tampered_chunk_stops_the_stream_with_the_integrity_error() {
     let world = World::new(11, 0, 5);
-    let storage = LocalStorage::new(temp_dir("tamper-stream")).unwrap();
+    let dir = temp_dir("tamper-stream");
+    let storage = LocalStorage::new(dir.path()).unwrap();
     // Big enough that the reader yields records before it reaches the last chunk.
     let n = 6000;
     let sealed = seal(&world.owner, 1, n, 61);
@@ -69,7 +74,7 @@ fn tampered_chunk_stops_the_stream_with_the_integrity_error() {
 
 #[test]
 fn wrong_data_key_decrypts_nothing() {
-    let (world, sealed, storage) = sealed_world(12, "wrong-key");
+    let (world, sealed, storage, _dir) = sealed_world(12, "wrong-key");
     let other = seal(&world.owner, 2, 10, 99);
     let wrong = world.owner.open_data_key(&other.manifest).unwrap();
     let err = open_interval(&sealed.manifest, &wrong, &storage, &schema()).unwrap_err();
@@ -79,7 +84,7 @@ fn wrong_data_key_decrypts_nothing() {
 
 #[test]
 fn wrong_umbral_key_cannot_open_the_data_key() {
-    let (_, sealed, _) = sealed_world(13, "wrong-owner");
+    let (_, sealed, _, _dir) = sealed_world(13, "wrong-owner");
     let stranger = itc_vault::OwnerKeys::from_seed([77; 32]);
     let err = stranger.open_data_key(&sealed.manifest).unwrap_err();
     assert!(matches!(err, Error::Open { what: "data key", .. }), "{err}");
@@ -87,7 +92,7 @@ fn wrong_umbral_key_cannot_open_the_data_key() {
 
 #[test]
 fn truncated_manifest_is_a_decode_error() {
-    let (_, sealed, _) = sealed_world(14, "truncated");
+    let (_, sealed, _, _dir) = sealed_world(14, "truncated");
     let bytes = sealed.manifest.to_bytes();
     for cut in 0..bytes.len() {
         let err = IntervalManifest::from_bytes(&bytes[..cut]).unwrap_err();
@@ -101,7 +106,7 @@ fn truncated_manifest_is_a_decode_error() {
 
 #[test]
 fn inconsistent_manifest_is_rejected() {
-    let (world, sealed, storage) = sealed_world(15, "inconsistent");
+    let (world, sealed, storage, _dir) = sealed_world(15, "inconsistent");
     let key = world.owner.open_data_key(&sealed.manifest).unwrap();
     let mut m = sealed.manifest.clone();
     m.chunk_count -= 1; // drop the last chunk
@@ -123,7 +128,7 @@ fn inconsistent_manifest_is_rejected() {
 
 #[test]
 fn forged_cfrag_is_rejected() {
-    let (world, sealed, _) = sealed_world(16, "forged");
+    let (world, sealed, _, _dir) = sealed_world(16, "forged");
     let mut cfrags = world.cfrags(&sealed.manifest, &[0, 1]);
     // A cfrag made by a proxy holding a kfrag from a forger (not signed by the owner).
     let forger = itc_vault::OwnerKeys::from_seed([66; 32]);
@@ -164,7 +169,7 @@ fn forged_cfrag_is_rejected() {
 
 #[test]
 fn too_few_cfrags_open_nothing() {
-    let (world, sealed, _) = sealed_world(17, "too-few");
+    let (world, sealed, _, _dir) = sealed_world(17, "too-few");
     let one = world.cfrags(&sealed.manifest, &[1]);
     let err = world.grantee.open_data_key(&world.terms, &sealed.manifest, &one).unwrap_err();
     assert!(matches!(err, Error::NotEnoughCfrags { have: 1, need: 2 }), "{err}");
@@ -176,7 +181,7 @@ fn too_few_cfrags_open_nothing() {
 
 #[test]
 fn cfrags_for_another_grantee_do_not_verify() {
-    let (world, sealed, _) = sealed_world(18, "other-grantee");
+    let (world, sealed, _, _dir) = sealed_world(18, "other-grantee");
     let cfrags = world.cfrags(&sealed.manifest, &[0, 1]);
     let eve = itc_vault::GranteeKeys::from_seed([3; 32]);
     let err = eve.open_data_key(&world.terms, &sealed.manifest, &cfrags).unwrap_err();

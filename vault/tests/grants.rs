@@ -11,7 +11,7 @@ use std::sync::Arc;
 fn round_trip_many_intervals_with_two_of_three_proxies() {
     let world = World::new(1, 0, 9);
     let dir = temp_dir("round-trip");
-    let storage = LocalStorage::new(&dir).unwrap();
+    let storage = LocalStorage::new(dir.path()).unwrap();
     let schema = schema();
     // Every pair of proxies opens every interval; intervals have different sizes.
     let pairs = [[0, 1], [1, 2], [0, 2]];
@@ -31,14 +31,13 @@ fn round_trip_many_intervals_with_two_of_three_proxies() {
         assert_eq!(got, records(interval, n), "interval {interval}");
         assert_eq!(manifest.record_count, n as u64);
     }
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn streaming_reader_yields_the_same_records_as_the_batch_reader() {
     let world = World::new(2, 0, 0);
-    let storage =
-        Locator::new().with_default(Arc::new(LocalStorage::new(temp_dir("stream")).unwrap()));
+    let dir = temp_dir("stream");
+    let storage = Locator::new().with_default(Arc::new(LocalStorage::new(dir.path()).unwrap()));
     let sealed = seal(&world.owner, 0, 300, 7);
     upload(&sealed, &storage);
     let key = world.owner.open_data_key(&sealed.manifest).unwrap();
@@ -102,7 +101,8 @@ fn proxies_refuse_when_the_grant_check_says_no_or_the_interval_is_outside_the_gr
 #[test]
 fn crypto_shredding_makes_an_interval_unreadable() {
     let world = World::new(5, 0, 3);
-    let storage = LocalStorage::new(temp_dir("shred")).unwrap();
+    let dir = temp_dir("shred");
+    let storage = LocalStorage::new(dir.path()).unwrap();
     let schema = schema();
     let keep = seal(&world.owner, 0, 40, 11);
     let shred = seal(&world.owner, 1, 40, 12);
@@ -141,8 +141,9 @@ fn crypto_shredding_makes_an_interval_unreadable() {
 
 #[test]
 fn locator_routes_datasets_to_their_backends() {
-    let a = Arc::new(LocalStorage::new(temp_dir("route-a")).unwrap());
-    let b = Arc::new(LocalStorage::new(temp_dir("route-b")).unwrap());
+    let (dir_a, dir_b) = (temp_dir("route-a"), temp_dir("route-b"));
+    let a = Arc::new(LocalStorage::new(dir_a.path()).unwrap());
+    let b = Arc::new(LocalStorage::new(dir_b.path()).unwrap());
     let mut locator = Locator::new().with_default(a.clone());
     let other = itc_primitives::Hash([1; 32]);
     locator.route(other, b.clone());

@@ -111,10 +111,7 @@ pub fn upload(sealed: &SealedInterval, storage: &dyn Storage) {
     sealed.upload(storage).unwrap();
 }
 
-/// A fresh directory under the target dir for one test.
-pub fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("itc-vault-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh directory for one test, removed when the returned guard is dropped.
+pub fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(&format!("itc-vault-test-{name}-")).tempdir().unwrap()
 }
