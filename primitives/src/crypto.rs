@@ -96,6 +96,16 @@ impl Signature {
 /// Returns `Ok(())` if every signature is valid; otherwise the caller learns only that at least one
 /// is invalid and should fall back to [`Public::verify`] to find which.
 pub fn verify_batch(items: &[(&[u8], &Signature, &Public)]) -> Result<()> {
+    // A batch of one costs ~25 % more than a plain verification (50 vs 40 µs here): the
+    // multiscalar multiplication only pays off from two signatures on. Gossip at moderate rates
+    // mostly carries single vertices.
+    if let [(message, signature, public)] = items {
+        return if public.verify(message, signature) {
+            Ok(())
+        } else {
+            Err(Error::BadSignature("the signature is not the signer's".into()))
+        };
+    }
     let mut transcripts = Vec::with_capacity(items.len());
     let mut signatures = Vec::with_capacity(items.len());
     let mut publics = Vec::with_capacity(items.len());
@@ -286,6 +296,11 @@ mod tests {
         let mut items = items;
         items[2].0 = b"other";
         assert!(verify_batch(&items).is_err());
+        // One item takes the single-verification path; its answer is the same.
+        assert!(verify_batch(&items[..1]).is_ok());
+        let err = verify_batch(&items[2..3]).unwrap_err();
+        assert!(err.to_string().contains("not the signer's"), "{err}");
+        assert!(verify_batch(&[]).is_ok());
     }
 
     #[test]
