@@ -24,9 +24,17 @@
 //! state_versions = 4096     # provable state versions behind the latest; 0 keeps every one
 //! retain_milestones = 512   # finalised milestones the validator keeps in memory
 //!
+//! [mempool]
+//! nonce_window = 64         # a submitted nonce must be below the account's nonce plus this
+//!
 //! [validator]
 //! key_uri = "//Alice"
+//! pipeline_min_batch = 64   # as primary, propose before the last milestone is final only
+//!                           # with this many new vertices (0 or 1: always)
 //! ```
+//!
+//! The `[mempool]` and `pipeline_min_batch` settings are this node's own: the validators of a
+//! chain need not agree on them (the validity rules of a milestone are the chain spec's).
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -52,6 +60,8 @@ pub struct NodeConfig {
     pub metrics: MetricsSettings,
     /// What the node keeps of the past.
     pub storage: StorageSettings,
+    /// Which client transactions the node admits.
+    pub mempool: MempoolSettings,
     /// Set on a validator: which key signs consensus messages.
     pub validator: Option<ValidatorSettings>,
 }
@@ -65,6 +75,7 @@ impl Default for NodeConfig {
             rpc: RpcSettings::default(),
             metrics: MetricsSettings::default(),
             storage: StorageSettings::default(),
+            mempool: MempoolSettings::default(),
             validator: None,
         }
     }
@@ -173,12 +184,36 @@ impl StorageSettings {
     }
 }
 
+/// Which client transactions the node admits (`author_submitTransaction`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MempoolSettings {
+    /// A submitted transaction's nonce must be below the account's nonce plus this: how many
+    /// transactions one account may have in flight.
+    pub nonce_window: u64,
+}
+
+impl Default for MempoolSettings {
+    fn default() -> Self {
+        MempoolSettings { nonce_window: itc_chain::ChainConfig::default().nonce_window }
+    }
+}
+
 /// Validator settings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ValidatorSettings {
     /// Secret URI of the validator's sr25519 key (`//Alice`, or a phrase with derivations).
     pub key_uri: String,
+    /// As primary, propose milestone `n + 1` before `n` is final only with at least this many
+    /// new vertices ([`itc_chain::ChainConfig::pipeline_min_batch`]): small pipelined
+    /// milestones cost more CPU than the wait they save; 0 or 1 pipelines every milestone.
+    #[serde(default = "default_pipeline_min_batch")]
+    pub pipeline_min_batch: usize,
+}
+
+fn default_pipeline_min_batch() -> usize {
+    itc_chain::DEFAULT_PIPELINE_MIN_BATCH
 }
 
 impl NodeConfig {
@@ -224,6 +259,12 @@ impl NodeConfig {
         if self.storage.retain_milestones == 0 {
             return Err(Error::Config(
                 "storage.retain_milestones is 0; keep at least 1 (512 is the default)".into(),
+            ));
+        }
+        if self.mempool.nonce_window == 0 {
+            return Err(Error::Config(
+                "mempool.nonce_window is 0, which admits no transaction; use at least 1 (64 is the default)"
+                    .into(),
             ));
         }
         if self.rpc.max_batch_len == 0 || self.rpc.max_connections == 0 {
@@ -292,6 +333,9 @@ addr = "127.0.0.1:9615"
 state_versions = 0
 retain_milestones = 64
 
+[mempool]
+nonce_window = 16
+
 [validator]
 key_uri = "//Alice"
 "#;
@@ -309,6 +353,16 @@ key_uri = "//Alice"
         assert_eq!(c.validator.as_ref().unwrap().key_uri, "//Alice");
         assert_eq!(c.storage.state_pruning(), None, "0 state versions is an archive");
         assert_eq!(c.storage.retain_milestones, 64);
+        assert_eq!(c.mempool.nonce_window, 16);
+        assert_eq!(MempoolSettings::default().nonce_window, 64);
+        let v = c.validator.as_ref().unwrap();
+        assert_eq!(v.pipeline_min_batch, itc_chain::DEFAULT_PIPELINE_MIN_BATCH, "defaulted");
+        let c2 =
+            NodeConfig::from_toml_str("[validator]\nkey_uri = \"//Bob\"\npipeline_min_batch = 1\n")
+                .unwrap();
+        assert_eq!(c2.validator.unwrap().pipeline_min_batch, 1);
+        let err = NodeConfig::from_toml_str("[mempool]\nnonce_window = 0\n").unwrap_err();
+        assert!(err.to_string().contains("mempool.nonce_window"), "{err}");
         assert_eq!(StorageSettings::default().state_pruning(), Some(4_096));
         let err = NodeConfig::from_toml_str("[storage]\nretain_milestones = 0\n").unwrap_err();
         assert!(err.to_string().contains("storage.retain_milestones"), "{err}");

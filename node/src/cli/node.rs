@@ -176,6 +176,10 @@ pub fn service_config(
     cfg.rpc = (&file.rpc).into();
     cfg.state_pruning = file.storage.state_pruning();
     cfg.chain.retain_milestones = file.storage.retain_milestones;
+    cfg.chain.nonce_window = file.mempool.nonce_window;
+    if let Some(v) = &file.validator {
+        cfg.chain.pipeline_min_batch = v.pipeline_min_batch;
+    }
     if let Some(port) = args.rpc_port {
         cfg.rpc.addr = SocketAddr::from(([127, 0, 0, 1], port));
     }
@@ -424,4 +428,48 @@ pub fn run_testnet(args: TestnetArgs) -> anyhow::Result<()> {
     })?;
     println!("stopping {} nodes", guard.0.len());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn node_args(args: &[&str]) -> NodeArgs {
+        match Cli::try_parse_from(["itc", "node"].iter().chain(args)).unwrap().command {
+            Command::Node(args) => args,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_config_file_sets_the_nodes_own_chain_tunables() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("itc.toml");
+        std::fs::write(
+            &path,
+            "[mempool]\nnonce_window = 8\n[validator]\nkey_uri = \"//Bob\"\npipeline_min_batch = 1\n",
+        )
+        .unwrap();
+        let base = dir.path().join("db");
+        let args = node_args(&[
+            "--dev",
+            "--config",
+            path.to_str().unwrap(),
+            "--base-path",
+            base.to_str().unwrap(),
+        ]);
+        let (cfg, _temp, _) = service_config(&args).unwrap();
+        assert_eq!(cfg.chain.nonce_window, 8);
+        assert_eq!(cfg.chain.pipeline_min_batch, 1);
+        assert_eq!(cfg.key.unwrap().public(), Pair::from_string("//Bob", None).unwrap().public());
+
+        // Without the sections, the chain crate's defaults.
+        let (cfg, _temp, _) = service_config(&node_args(&["--dev"])).unwrap();
+        let defaults = itc_chain::ChainConfig::default();
+        assert_eq!(cfg.chain.nonce_window, defaults.nonce_window);
+        assert_eq!(cfg.chain.pipeline_min_batch, defaults.pipeline_min_batch);
+    }
 }
