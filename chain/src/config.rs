@@ -12,6 +12,10 @@ pub const DEFAULT_IDLE_PROPOSE_MS: u64 = 5_000;
 /// milestones carry hundreds and pipelining cut p50 by a third (README, session 13).
 pub const DEFAULT_PIPELINE_MIN_BATCH: usize = 64;
 
+/// The default [`ChainConfig::parked_timeout_ms`]: 30 s, ample for gossip to bring the previous
+/// nonce from another node (milliseconds) or the tips exchange to find it (every 2 s).
+pub const DEFAULT_PARKED_TIMEOUT_MS: u64 = 30_000;
+
 /// The default [`ChainConfig::censorship_timeout_ms`]: 10 s, five rounds of the node's tips
 /// exchange.
 pub const DEFAULT_CENSORSHIP_TIMEOUT_MS: u64 = 10_000;
@@ -36,6 +40,11 @@ pub struct ChainConfig {
     pub pipeline_min_batch: usize,
     /// A submitted transaction's nonce must be below the account's nonce plus this.
     pub nonce_window: u64,
+    /// A client transaction whose signer's previous nonce has not reached this node waits
+    /// (parked, see [`crate::Validator::submit_transaction`]) at most this long for it, then is
+    /// dropped with a reason
+    /// `tx_status` reports.
+    pub parked_timeout_ms: u64,
     /// Parents chosen by tip selection for the vertices this node attaches (1 to 8).
     pub parents_per_vertex: usize,
     /// Most nonces tried when mining an attachment.
@@ -76,6 +85,7 @@ impl Default for ChainConfig {
             max_tips: 1_024,
             pipeline_min_batch: DEFAULT_PIPELINE_MIN_BATCH,
             nonce_window: 64,
+            parked_timeout_ms: DEFAULT_PARKED_TIMEOUT_MS,
             parents_per_vertex: 2,
             max_pow_attempts: 1 << 28,
             max_clock_drift_ms: 30_000,

@@ -32,6 +32,17 @@ pub enum Error {
         /// The signer's next free nonce (pending transactions included).
         next: Nonce,
     },
+    /// The queue of transactions waiting for their signer's previous nonce is full.
+    #[error(
+        "nonce {nonce} waits for the signer's previous nonce, and {max} transactions already \
+         wait; submit the missing nonces first"
+    )]
+    ParkedFull {
+        /// The transaction's nonce.
+        nonce: Nonce,
+        /// The queue's capacity.
+        max: usize,
+    },
     /// The nonce is too far ahead of the account's nonce.
     #[error(
         "nonce {nonce} is too far ahead: the account's nonce is {account_nonce} and at most \

@@ -132,10 +132,12 @@ pub mod sim;
 mod validator;
 
 pub use config::{
-    ChainConfig, DEFAULT_CENSORSHIP_TIMEOUT_MS, DEFAULT_IDLE_PROPOSE_MS, DEFAULT_PIPELINE_MIN_BATCH,
+    ChainConfig, DEFAULT_CENSORSHIP_TIMEOUT_MS, DEFAULT_IDLE_PROPOSE_MS, DEFAULT_PARKED_TIMEOUT_MS,
+    DEFAULT_PIPELINE_MIN_BATCH,
 };
 pub use error::{Error, Result};
 pub use genesis::Genesis;
+pub use mempool::MAX_PARKED;
 pub use query::TxStatus;
 pub use restore::Persisted;
 pub use validator::{

@@ -4,7 +4,13 @@
 //! The DAG itself is the mempool (a vertex is pending from attachment to confirmation); this
 //! index only answers "which nonces and fees of this account are pending" so that
 //! `next_nonce` counts pending transactions and a client cannot queue more fees than it holds.
-use std::collections::{BTreeMap, HashMap};
+//!
+//! [`Parked`] holds client transactions that arrived before their signer's previous nonce did
+//! (Substrate's "future" queue): attached at once, such a transaction could execute before its
+//! predecessor and fail (white flag). Parked, it is attached as soon as the predecessor's vertex
+//! reaches this node, with that vertex as a parent, so every milestone executes the two in
+//! nonce order.
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use itc_primitives::{decode_untrusted, AccountId, Balance, Hash, Nonce, Transaction};
 use itc_runtime::{
@@ -116,6 +122,104 @@ impl Pending {
     }
 }
 
+/// Most transactions parked at once; more are refused ([`Error::ParkedFull`]).
+pub const MAX_PARKED: usize = 4_096;
+
+/// Dropped parked transactions remembered for `tx_status`, most recent first out last.
+const MAX_DROPPED: usize = 1_024;
+
+/// A client transaction waiting for its signer's previous nonce.
+pub(crate) struct ParkedTx {
+    pub tx: Transaction,
+    pub tx_hash: Hash,
+}
+
+/// Client transactions waiting for their signer's previous nonce to reach the DAG (see the
+/// module docs), in memory only: a restart forgets them, as it forgets the RPC calls.
+#[derive(Default)]
+pub(crate) struct Parked {
+    by_key: BTreeMap<(AccountId, Nonce), ParkedTx>,
+    by_tx: HashMap<Hash, (AccountId, Nonce)>,
+    /// Arrival order, for expiry: (arrival ms, signer, nonce, tx hash). Entries whose
+    /// transaction left earlier are skipped.
+    arrivals: VecDeque<(u64, AccountId, Nonce, Hash)>,
+    /// Why recently dropped transactions were dropped, and in which order.
+    dropped: HashMap<Hash, String>,
+    dropped_order: VecDeque<Hash>,
+}
+
+impl Parked {
+    /// Parks `tx` (hash `tx_hash`) at `now_ms`.
+    pub fn park(&mut self, tx: Transaction, tx_hash: Hash, now_ms: u64) -> Result<()> {
+        if self.by_key.len() >= MAX_PARKED {
+            return Err(Error::ParkedFull { nonce: tx.nonce, max: MAX_PARKED });
+        }
+        let key = (tx.signer, tx.nonce);
+        self.arrivals.push_back((now_ms, tx.signer, tx.nonce, tx_hash));
+        self.by_tx.insert(tx_hash, key);
+        self.dropped.remove(&tx_hash);
+        self.by_key.insert(key, ParkedTx { tx, tx_hash });
+        Ok(())
+    }
+
+    /// Whether `signer`'s transaction with `nonce` is parked.
+    pub fn contains(&self, signer: &AccountId, nonce: Nonce) -> bool {
+        self.by_key.contains_key(&(*signer, nonce))
+    }
+
+    /// Takes `signer`'s parked transaction with `nonce` out, if any.
+    pub fn take(&mut self, signer: &AccountId, nonce: Nonce) -> Option<ParkedTx> {
+        let parked = self.by_key.remove(&(*signer, nonce))?;
+        self.by_tx.remove(&parked.tx_hash);
+        Some(parked)
+    }
+
+    /// Takes out the transactions parked at or before `now_ms - timeout_ms`.
+    pub fn expire(&mut self, now_ms: u64, timeout_ms: u64) -> Vec<ParkedTx> {
+        let mut expired = Vec::new();
+        while let Some(&(at, signer, nonce, tx_hash)) = self.arrivals.front() {
+            if now_ms < at.saturating_add(timeout_ms) {
+                break;
+            }
+            self.arrivals.pop_front();
+            if self.by_tx.get(&tx_hash) == Some(&(signer, nonce)) {
+                expired.extend(self.take(&signer, nonce));
+            }
+        }
+        if self.by_key.is_empty() {
+            self.arrivals.clear();
+        }
+        expired
+    }
+
+    /// The nonce parked transaction `tx_hash` waits for, if it is parked.
+    pub fn waiting_for(&self, tx_hash: &Hash) -> Option<Nonce> {
+        self.by_tx.get(tx_hash).map(|(_, nonce)| nonce.saturating_sub(1))
+    }
+
+    /// Records why `tx_hash` left the queue without being attached.
+    pub fn record_dropped(&mut self, tx_hash: Hash, reason: String) {
+        if self.dropped.insert(tx_hash, reason).is_none() {
+            self.dropped_order.push_back(tx_hash);
+        }
+        while self.dropped_order.len() > MAX_DROPPED {
+            if let Some(old) = self.dropped_order.pop_front() {
+                self.dropped.remove(&old);
+            }
+        }
+    }
+
+    /// Why `tx_hash` was dropped, if it was (among the last [`MAX_DROPPED`]).
+    pub fn dropped(&self, tx_hash: &Hash) -> Option<&str> {
+        self.dropped.get(tx_hash).map(String::as_str)
+    }
+
+    /// Number of parked transactions.
+    pub fn len(&self) -> usize {
+        self.by_key.len()
+    }
+}
+
 /// The fee `tx` pays under `params` (the runtime's formula).
 pub(crate) fn fee_of(params: &Parameters, tx: &Transaction) -> Balance {
     let weight = decode_untrusted::<RuntimeCall>(&tx.call)
@@ -126,12 +230,13 @@ pub(crate) fn fee_of(params: &Parameters, tx: &Transaction) -> Balance {
 /// The mempool's admission checks of a client's transaction against the latest state and the
 /// pending pool: nonce window, mortality, fees. Returns the fee. The signature is the caller's
 /// to check (in batches for client bursts; the DAG checks ready vertices').
+/// Returns the signer's finalised nonce.
 pub(crate) fn check_admission<B: StateBackend>(
     state: &B,
     pending: &Pending,
     tx: &Transaction,
     nonce_window: u64,
-) -> Result<Balance> {
+) -> Result<Nonce> {
     let ext = Ext::view(state, 0)?;
     let info = system::account(&ext, &tx.signer)?;
     let next = pending.next_free(&tx.signer, info.nonce);
@@ -162,7 +267,7 @@ pub(crate) fn check_admission<B: StateBackend>(
     if info.data.free < fee.saturating_add(pending_fees) {
         return Err(Error::CannotPayFee { fee, free: info.data.free, pending: pending_fees });
     }
-    Ok(fee)
+    Ok(info.nonce)
 }
 
 /// The PoW difficulty `who` must meet under the latest state; `u32::MAX` (nothing passes) if
@@ -179,7 +284,7 @@ pub(crate) fn params_of<B: StateBackend>(state: &B) -> Result<Parameters> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use itc_primitives::{Mortality, Signature};
+    use itc_primitives::{blake2_256, Mortality, Signature};
 
     fn tx(signer: AccountId, nonce: Nonce) -> Transaction {
         Transaction {
@@ -190,6 +295,37 @@ mod tests {
             call: vec![],
             signature: Signature::default(),
         }
+    }
+
+    #[test]
+    fn parked_queue_is_bounded_expires_in_arrival_order_and_remembers_drops() {
+        let who = AccountId::default();
+        let mut parked = Parked::default();
+        let hash = |n: u64| Hash(blake2_256(&n.to_le_bytes()).0);
+        for n in 0..MAX_PARKED as u64 {
+            parked.park(tx(who, n + 1), hash(n + 1), n).unwrap();
+        }
+        let err = parked.park(tx(who, 0), hash(0), 0).unwrap_err();
+        assert!(matches!(err, Error::ParkedFull { nonce: 0, max: MAX_PARKED }), "{err}");
+        assert_eq!(parked.waiting_for(&hash(5)), Some(4));
+        // Taken out early: its arrival entry is skipped by expiry.
+        assert_eq!(parked.take(&who, 2).unwrap().tx_hash, hash(2));
+        assert!(!parked.contains(&who, 2) && parked.contains(&who, 3));
+        // Parked at 0, 1, 2 (nonces 1, 2, 3); at 1,000 + 2 with a 1,000 ms timeout, 1 and 3 go.
+        let expired: Vec<Nonce> = parked.expire(1_002, 1_000).iter().map(|p| p.tx.nonce).collect();
+        assert_eq!(expired, vec![1, 3]);
+        assert_eq!(parked.len(), MAX_PARKED - 3);
+        for n in 0..(MAX_DROPPED as u64 + 10) {
+            parked.record_dropped(hash(10_000 + n), format!("gone {n}"));
+        }
+        assert_eq!(parked.dropped(&hash(10_000)), None, "the oldest records are forgotten");
+        assert_eq!(parked.dropped(&hash(10_000 + MAX_DROPPED as u64 + 9)), Some("gone 1033"));
+        // Parking again clears an old drop record.
+        parked.take(&who, 4);
+        parked.record_dropped(hash(4), "gone".into());
+        parked.park(tx(who, 4), hash(4), 2_000).unwrap();
+        assert_eq!(parked.dropped(&hash(4)), None);
+        assert_eq!(parked.waiting_for(&hash(4)), Some(3));
     }
 
     #[test]

@@ -22,6 +22,16 @@ pub enum TxStatus {
         /// Its confirmation confidence (cumulative weight, or orphan).
         confidence: Confidence,
     },
+    /// Waiting here for the signer's previous nonce before it is attached (not in the DAG).
+    Parked {
+        /// The nonce it waits for.
+        waiting_for: Nonce,
+    },
+    /// Left the parked queue without being attached (never executed, nothing changed).
+    Dropped {
+        /// Why, in words.
+        reason: String,
+    },
     /// Confirmed and executed successfully.
     Finalized {
         /// The milestone that confirmed it.
@@ -100,6 +110,12 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
         if let Some(vertex) = self.pending.vertex_of_tx(tx_hash) {
             let confidence = self.dag.confidence(&vertex)?;
             return Ok(TxStatus::Pending { vertex, confidence });
+        }
+        if let Some(waiting_for) = self.parked.waiting_for(tx_hash) {
+            return Ok(TxStatus::Parked { waiting_for });
+        }
+        if let Some(reason) = self.parked.dropped(tx_hash) {
+            return Ok(TxStatus::Dropped { reason: reason.to_owned() });
         }
         Ok(TxStatus::Unknown)
     }

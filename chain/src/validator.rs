@@ -10,14 +10,14 @@ use itc_consensus::{
 use itc_dag::{Attachment, Confidence, Dag, DagConfig, DagStore, InsertOutcome, PreparedVertex};
 use itc_primitives::{
     blake2_256, merkle::merkle_root, AccountId, BoundedVec, Committee, FinalityCertificate, Hash,
-    MilestoneHeader, MilestoneNumber, Pair, Transaction, Vertex,
+    MilestoneHeader, MilestoneNumber, Nonce, Pair, Transaction, Vertex,
 };
 use itc_runtime::{GenesisConfig, MilestoneContext, Parameters, Receipt, StateBackend};
 
 use crate::{
     execute::{execute, load, mismatch, select_batch, Execution},
     genesis::{self, Genesis},
-    mempool::{check_admission, difficulty_of, fee_of, params_of, Pending},
+    mempool::{check_admission, difficulty_of, fee_of, params_of, Parked, Pending},
     ChainConfig, Error, Result,
 };
 
@@ -111,8 +111,9 @@ pub enum Output {
 pub struct Submitted {
     /// The transaction hash (what `tx_status` takes).
     pub tx_hash: Hash,
-    /// The vertex hash.
-    pub vertex_hash: Hash,
+    /// The vertex hash; `None` while a client transaction is parked, waiting for its signer's
+    /// previous nonce (see [`Validator::submit_transaction`]).
+    pub vertex_hash: Option<Hash>,
     /// Parents still missing (the vertex waits as an orphan); empty once attached.
     pub missing: Vec<Hash>,
     /// What the node must do now (gossip, fetch, consensus traffic).
@@ -160,6 +161,11 @@ pub struct Validator<S: DagStore, B: StateBackend + Clone> {
     pub(crate) params: Parameters,
     pub(crate) committees: BTreeMap<u64, Committee>,
     pub(crate) pending: Pending,
+    /// Client transactions waiting for their signer's previous nonce.
+    pub(crate) parked: Parked,
+    /// Parked transactions whose previous nonce just became pending: attached by the next
+    /// [`Validator::drive`].
+    pub(crate) unparked: Vec<(AccountId, Nonce)>,
     /// The milestone before the first of `milestones` (genesis until the window moves).
     pub(crate) window_base: MilestoneHeader,
     /// The last `cfg.retain_milestones` finalised milestones (fewer after a restore): index `i`
@@ -238,6 +244,8 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
             params,
             committees,
             pending: Pending::default(),
+            parked: Parked::default(),
+            unparked: Vec::new(),
             milestones: VecDeque::new(),
             by_hash: HashMap::new(),
             tx_index: HashMap::new(),
@@ -307,6 +315,15 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
     /// fee plus the fees of the signer's pending transactions. Then attaches it: seeded tip
     /// selection, PoW at the signer's difficulty, insertion into the DAG. The outputs start with
     /// [`Output::Gossip`] of the new vertex.
+    ///
+    /// A transaction whose signer's previous nonce is neither final nor pending here is
+    /// **parked** instead (Substrate's "future" transactions; `vertex_hash` is `None`, and
+    /// [`Validator::tx_status`] says [`crate::TxStatus::Parked`]). Attached at once it could execute
+    /// before its predecessor and fail (white flag): consecutive nonces sent to different
+    /// nodes a few milliseconds apart do that. It is attached, with the predecessor's vertex
+    /// as a parent, as soon as that vertex reaches this node, and dropped
+    /// ([`crate::TxStatus::Dropped`]) if it has not after [`ChainConfig::parked_timeout_ms`]. At
+    /// most [`crate::MAX_PARKED`] wait at once; the queue is in memory only.
     pub fn submit_transaction(&mut self, tx: Transaction, now_ms: u64) -> Result<Submitted> {
         let signed = tx.verify_signature(self.genesis.hash());
         self.attach(tx, signed, now_ms)
@@ -324,13 +341,44 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
         txs.into_iter().zip(signed).map(|(tx, signed)| self.attach(tx, signed, now_ms)).collect()
     }
 
-    /// Admits and attaches a client's transaction whose signature check gave `signed`.
+    /// Admits and attaches a client's transaction whose signature check gave `signed`; parks
+    /// it instead if its signer's previous nonce is neither final nor pending here.
     fn attach(&mut self, tx: Transaction, signed: bool, now_ms: u64) -> Result<Submitted> {
         if !signed {
             return Err(Error::BadSignature { signer: tx.signer, genesis: self.genesis.hash() });
         }
-        check_admission(&self.state, &self.pending, &tx, self.cfg.nonce_window)?;
+        let account_nonce =
+            check_admission(&self.state, &self.pending, &tx, self.cfg.nonce_window)?;
+        if self.parked.contains(&tx.signer, tx.nonce) {
+            let next = self.pending.next_free(&tx.signer, account_nonce);
+            return Err(Error::NoncePending { nonce: tx.nonce, next });
+        }
         let tx_hash = tx.hash();
+        if tx.nonce > account_nonce && !self.pending.contains(&tx.signer, tx.nonce - 1) {
+            self.parked.park(tx, tx_hash, now_ms)?;
+            return Ok(Submitted {
+                tx_hash,
+                vertex_hash: None,
+                missing: Vec::new(),
+                outputs: Vec::new(),
+            });
+        }
+        let mut out = Vec::new();
+        let (vertex_hash, missing) = self.attach_now(tx, tx_hash, now_ms, &mut out)?;
+        self.drive(Vec::new(), now_ms, &mut out)?;
+        Ok(Submitted { tx_hash, vertex_hash: Some(vertex_hash), missing, outputs: out })
+    }
+
+    /// Attaches an admitted transaction: tip selection, the signer's previous pending vertex as
+    /// a parent, PoW, insertion. Pushes the new vertex's gossip to `out`; returns its hash and
+    /// the parents still missing.
+    fn attach_now(
+        &mut self,
+        tx: Transaction,
+        tx_hash: Hash,
+        now_ms: u64,
+        out: &mut Vec<Output>,
+    ) -> Result<(Hash, Vec<Hash>)> {
         let mut seed_input = self.cfg.attach_seed.to_vec();
         seed_input.extend_from_slice(&self.attach_counter.to_le_bytes());
         seed_input.extend_from_slice(&tx_hash.0);
@@ -357,12 +405,41 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
             Error::Config(format!("tip selection returned {} parents, at most 8", p.len()))
         })?;
         let vertex = Vertex { tx, parents, pow_nonce };
-        let mut out = vec![Output::Gossip(vertex.clone())];
+        out.push(Output::Gossip(vertex.clone()));
         // Signature and PoW were checked just above; the DAG checks structure and duplicates.
         let outcome = self.dag.insert_verified(PreparedVertex::new(vertex))?;
-        let missing = self.after_insert(&outcome, now_ms, &mut out)?;
-        self.drive(Vec::new(), now_ms, &mut out)?;
-        Ok(Submitted { tx_hash, vertex_hash: outcome.hash, missing, outputs: out })
+        let missing = self.after_insert(&outcome, now_ms, out)?;
+        Ok((outcome.hash, missing))
+    }
+
+    /// Attaches the parked transactions whose previous nonce became pending (cascading: each
+    /// attached one may release the next), after checking them again against the latest state;
+    /// then drops those parked longer than [`crate::ChainConfig::parked_timeout_ms`].
+    fn release_parked(&mut self, now_ms: u64, out: &mut Vec<Output>) {
+        while let Some((signer, nonce)) = self.unparked.pop() {
+            let Some(parked) = self.parked.take(&signer, nonce) else { continue };
+            let tx_hash = parked.tx_hash;
+            let attached =
+                check_admission(&self.state, &self.pending, &parked.tx, self.cfg.nonce_window)
+                    .and_then(|_| self.attach_now(parked.tx, tx_hash, now_ms, out));
+            if let Err(e) = attached {
+                self.parked.record_dropped(
+                    tx_hash,
+                    format!("dropped when its previous nonce arrived: {e}"),
+                );
+            }
+        }
+        let timeout_ms = self.cfg.parked_timeout_ms;
+        for expired in self.parked.expire(now_ms, timeout_ms) {
+            let reason = format!(
+                "dropped: nonce {} of {} did not reach this node within {} s; submit it, then \
+                 this transaction again",
+                expired.tx.nonce.saturating_sub(1),
+                expired.tx.signer,
+                timeout_ms / 1000
+            );
+            self.parked.record_dropped(expired.tx_hash, reason);
+        }
     }
 
     /// Admits a ready vertex from a client (a light client that attached its own transaction):
@@ -374,7 +451,7 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
         check_admission(&self.state, &self.pending, &vertex.vertex.tx, self.cfg.nonce_window)?;
         let mut out = vec![Output::Gossip(vertex.vertex.clone())];
         let (tx_hash, vertex_hash, missing) = self.insert_checked(vertex, now_ms, &mut out)?;
-        Ok(Submitted { tx_hash, vertex_hash, missing, outputs: out })
+        Ok(Submitted { tx_hash, vertex_hash: Some(vertex_hash), missing, outputs: out })
     }
 
     /// Admits a vertex from a peer (gossip or a fetch answer): the DAG's checks only; a vertex
@@ -383,7 +460,7 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
         let vertex = PreparedVertex::from_bytes(bytes, self.dag.config().max_vertex_bytes)?;
         let mut out = Vec::new();
         let (tx_hash, vertex_hash, missing) = self.insert_checked(vertex, now_ms, &mut out)?;
-        Ok(Submitted { tx_hash, vertex_hash, missing, outputs: out })
+        Ok(Submitted { tx_hash, vertex_hash: Some(vertex_hash), missing, outputs: out })
     }
 
     /// Admits many vertices from peers at once (a gossip burst, a fetch answer), verifying their
@@ -489,6 +566,10 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
             if !self.tx_index.contains_key(&tx_hash) {
                 let fee = fee_of(&self.params, &vertex.tx);
                 self.pending.insert(hash, tx_hash, &vertex.tx, fee);
+                let next = vertex.tx.nonce.saturating_add(1);
+                if self.parked.contains(&vertex.tx.signer, next) {
+                    self.unparked.push((vertex.tx.signer, next));
+                }
             }
         }
         if !missing.is_empty() {
@@ -522,6 +603,9 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
     /// Carries out the replica's actions and feeds back proposals and verdicts until nothing
     /// more can happen without a new event.
     fn drive(&mut self, actions: Vec<Action>, now_ms: u64, out: &mut Vec<Output>) -> Result<()> {
+        if !self.unparked.is_empty() || self.parked.len() > 0 {
+            self.release_parked(now_ms, out);
+        }
         let mut queue: VecDeque<Action> = actions.into();
         loop {
             while let Some(action) = queue.pop_front() {

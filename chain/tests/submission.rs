@@ -2,7 +2,7 @@
 //! the batch cap and the genesis milestone.
 use itc_chain::{
     sim::{genesis_config, transfer, Network},
-    ChainConfig, Error, Output, TxStatus,
+    ChainConfig, Error, Output, Submitted, TxStatus,
 };
 use itc_primitives::{Pair, Signature, UNITS_PER_ITC};
 use itc_runtime::{genesis::dev_pairs, StateBackend};
@@ -73,12 +73,12 @@ fn bad_inputs_get_clear_errors() {
     assert_eq!(err.to_string(), "nonce 0 already used; next nonce is 1");
 
     // The same ready vertex twice: the second is a duplicate.
-    let vertex = node.vertex(&first.vertex_hash).unwrap().unwrap();
+    let vertex = node.vertex(&first.vertex_hash.unwrap()).unwrap().unwrap();
     let err = node.submit_vertex(&vertex.encode(), 0).unwrap_err();
     assert!(matches!(err, Error::NonceUsed { nonce: 0, next: 1 }), "{err}");
     let err = node.receive_vertex(&vertex.encode(), 0).unwrap_err();
     assert!(matches!(err, Error::Dag(itc_dag::Error::Duplicate { .. })), "{err}");
-    let fresh = client_vertex(transfer(eve, genesis, 1, ferdie, 1), first.vertex_hash);
+    let fresh = client_vertex(transfer(eve, genesis, 1, ferdie, 1), first.vertex_hash.unwrap());
     let (results, _) = node.receive_vertices(&[vec![1, 2, 3], vertex.encode(), fresh], 0).unwrap();
     assert!(matches!(results[0], Err(Error::Dag(itc_dag::Error::Malformed(_)))));
     assert!(matches!(results[1], Err(Error::Dag(itc_dag::Error::Duplicate { .. }))));
@@ -230,4 +230,100 @@ fn a_burst_with_one_forged_signature_admits_the_others() {
     assert!(matches!(results[3], Err(Error::NoncePending { nonce: 1, next: 2 })));
     assert_eq!(net.nodes[0].next_nonce(&eve.public()).unwrap(), 2);
     assert!(net.nodes[0].submit_transactions(Vec::new(), 0).is_empty());
+}
+
+/// Whether `tx` finalised successfully at every node.
+fn succeeded_everywhere(net: &Network, tx: &itc_primitives::Hash) -> bool {
+    net.nodes.iter().all(|n| {
+        matches!(n.tx_status(tx).unwrap(),
+            TxStatus::Finalized { receipt, .. } if receipt.outcome == itc_runtime::Outcome::Success)
+    })
+}
+
+/// Submits to node `node` Eve's transfer of `amount` to Ferdie with `nonce`.
+fn eve_pays(net: &mut Network, node: usize, nonce: u64, amount: u128) -> Result<Submitted, Error> {
+    let pairs = dev_pairs().unwrap();
+    let genesis = net.nodes[0].genesis_hash();
+    net.submit(node, transfer(&pairs[4], genesis, nonce, pairs[5].public(), amount))
+}
+
+#[test]
+fn a_nonce_ahead_of_the_signers_previous_waits_for_it_and_both_succeed() {
+    let (mut net, pairs, _) = default_network();
+    let eve = &pairs[4];
+    // Nonce 0 goes to node 0, nonce 1 to node 1 before gossip brought nonce 0 there.
+    let first = eve_pays(&mut net, 0, 0, 1).unwrap();
+    let second = eve_pays(&mut net, 1, 1, 1).unwrap();
+    assert_eq!(second.vertex_hash, None, "parked, not attached");
+    assert!(second.outputs.is_empty());
+    assert_eq!(
+        net.nodes[1].tx_status(&second.tx_hash).unwrap(),
+        TxStatus::Parked { waiting_for: 0 }
+    );
+    // The same nonce again is refused while it waits.
+    let err = eve_pays(&mut net, 1, 1, 2).unwrap_err();
+    assert!(matches!(err, Error::NoncePending { nonce: 1, .. }), "{err}");
+
+    let (a, b) = (first.tx_hash, second.tx_hash);
+    assert!(
+        net.run_until(60_000, |net| succeeded_everywhere(net, &a) && succeeded_everywhere(net, &b))
+    );
+    assert!(net.errors.is_empty(), "{:?}", net.errors);
+    // Attached with its predecessor's vertex as a parent: every order runs nonce 0 first.
+    let node = &net.nodes[2];
+    let TxStatus::Finalized { milestone: m1, position: p1, .. } = node.tx_status(&a).unwrap()
+    else {
+        unreachable!()
+    };
+    let TxStatus::Finalized { milestone: m2, position: p2, .. } = node.tx_status(&b).unwrap()
+    else {
+        unreachable!()
+    };
+    assert!((m1, p1) < (m2, p2), "nonce 0 at {m1}/{p1}, nonce 1 at {m2}/{p2}");
+    assert_eq!(node.next_nonce(&eve.public()).unwrap(), 2);
+}
+
+#[test]
+fn parked_nonces_attach_in_a_cascade_when_the_gap_fills() {
+    let (mut net, _, _) = default_network();
+    let third = eve_pays(&mut net, 0, 2, 1).unwrap();
+    let second = eve_pays(&mut net, 0, 1, 1).unwrap();
+    assert_eq!((third.vertex_hash, second.vertex_hash), (None, None));
+    let first = eve_pays(&mut net, 0, 0, 1).unwrap();
+    // Nonce 0 released nonce 1, which released nonce 2: three vertices gossiped at once.
+    let gossiped = first.outputs.iter().filter(|o| matches!(o, Output::Gossip(_))).count();
+    assert_eq!(gossiped, 3);
+    for tx in [&second.tx_hash, &third.tx_hash] {
+        assert!(matches!(net.nodes[0].tx_status(tx).unwrap(), TxStatus::Pending { .. }));
+    }
+    let txs = [first.tx_hash, second.tx_hash, third.tx_hash];
+    assert!(net.run_until(60_000, |net| txs.iter().all(|t| succeeded_everywhere(net, t))));
+}
+
+#[test]
+fn a_parked_transaction_whose_gap_never_fills_is_dropped_with_the_reason() {
+    let cfg = ChainConfig { parked_timeout_ms: 2_000, ..ChainConfig::default() };
+    let mut net = network(cfg);
+    let eve = dev_pairs().unwrap()[4].public();
+    let lonely = eve_pays(&mut net, 0, 3, 1).unwrap();
+    assert_eq!(
+        net.nodes[0].tx_status(&lonely.tx_hash).unwrap(),
+        TxStatus::Parked { waiting_for: 2 }
+    );
+    let hash = lonely.tx_hash;
+    assert!(net.run_until(30_000, |net| {
+        matches!(net.nodes[0].tx_status(&hash).unwrap(), TxStatus::Dropped { .. })
+    }));
+    let TxStatus::Dropped { reason } = net.nodes[0].tx_status(&hash).unwrap() else {
+        unreachable!()
+    };
+    assert!(reason.contains("nonce 2") && reason.contains("within 2 s"), "{reason}");
+    assert!(net.now_ms() >= 2_000);
+    // Nothing was attached or spent; the nonce can be sent again.
+    assert_eq!(net.nodes[0].next_nonce(&eve).unwrap(), 0);
+    let again = eve_pays(&mut net, 0, 3, 1).unwrap();
+    assert_eq!(
+        net.nodes[0].tx_status(&again.tx_hash).unwrap(),
+        TxStatus::Parked { waiting_for: 2 }
+    );
 }

@@ -199,6 +199,13 @@ pub enum TxStatus {
         /// Cumulative weight of its vertex.
         cumulative_weight: u64,
     },
+    /// Waiting at the node for the signer's previous nonce, before it is attached: it joins the
+    /// DAG when a vertex with that nonce reaches the node, or is dropped (`failed`) after 30 s.
+    #[serde(rename_all = "camelCase")]
+    Parked {
+        /// The nonce it waits for.
+        waiting_for: Nonce,
+    },
     /// Finalised and executed successfully.
     #[serde(rename_all = "camelCase")]
     Finalized {

@@ -365,3 +365,20 @@ async fn connections_beyond_the_limit_are_refused() {
     assert_eq!(health.finalized, 1);
     server.stop().await;
 }
+
+#[test]
+fn tx_status_json_names_each_state() {
+    let json = |s: &TxStatus| serde_json::to_value(s).unwrap();
+    assert_eq!(json(&TxStatus::Unknown), serde_json::json!({ "status": "unknown" }));
+    assert_eq!(
+        json(&TxStatus::Parked { waiting_for: 4 }),
+        serde_json::json!({ "status": "parked", "waitingFor": 4 })
+    );
+    assert_eq!(
+        json(&TxStatus::Failed { reason: "dropped".into(), milestone: None }),
+        serde_json::json!({ "status": "failed", "reason": "dropped", "milestone": null })
+    );
+    let parked: TxStatus =
+        serde_json::from_value(serde_json::json!({ "status": "parked", "waitingFor": 4 })).unwrap();
+    assert_eq!(parked, TxStatus::Parked { waiting_for: 4 });
+}

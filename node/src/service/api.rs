@@ -184,6 +184,8 @@ impl ChainApi for NodeApi {
         let status = self.lock().v.tx_status(&tx_hash).map_err(internal)?;
         Ok(match status {
             itc_chain::TxStatus::Unknown => TxStatus::Unknown,
+            itc_chain::TxStatus::Parked { waiting_for } => TxStatus::Parked { waiting_for },
+            itc_chain::TxStatus::Dropped { reason } => TxStatus::Failed { reason, milestone: None },
             itc_chain::TxStatus::Pending { confidence, .. } => {
                 let (weight, saturated) = match confidence {
                     Confidence::Pending { weight, saturated } => (weight, saturated),
