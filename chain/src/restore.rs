@@ -166,4 +166,11 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
         }
         Ok(validator)
     }
+
+    /// Lifts the consensus replica's restart fence ([`itc_consensus::Pbft::lift_restart_fence`]):
+    /// call it right after [`Validator::restore`], and only when the node knows its consensus
+    /// log is complete (it stopped cleanly after syncing the log).
+    pub fn lift_restart_fence(&mut self) {
+        self.pbft.lift_restart_fence();
+    }
 }

@@ -685,6 +685,38 @@ fn restart_fence_a_replica_that_lost_its_buffered_prepare_does_not_prepare_again
 }
 
 #[test]
+fn restart_fence_is_lifted_for_a_replica_whose_log_is_complete() {
+    let mut c = Cluster::new(4, cfg());
+    run_until(&mut c, &[0, 1, 2, 3], 2);
+    c.queue.clear();
+    let p0 = test_pair(0);
+    let header = make_header(3, c.committed[1][1].0.hash(), 0, p0.public(), 5, None);
+    let pp = SignedMessage::sign(&p0, 0, Body::PrePrepare(PrePrepare { view: 0, seq: 3, header }));
+    // Offers milestone 3 to replica 1, validated, and says whether it prepared it.
+    let prepares = |c: &mut Cluster| {
+        let mut actions = c.replicas[1].step(Input::Message(c.keys[0], pp.clone()));
+        let digest = actions.iter().find_map(|a| match a {
+            Action::Validate(h) => Some(h.hash()),
+            _ => None,
+        });
+        if let Some(digest) = digest {
+            actions.extend(c.replicas[1].step(Input::Validated { seq: 3, digest, ok: true }));
+        }
+        prepares_in(&actions, 0, 3)
+    };
+    // Restored from its complete log (nothing buffered was lost), the fence still holds it back:
+    // the replica cannot tell a complete log from a truncated one...
+    c.restart(1).unwrap();
+    assert_eq!(c.replicas[1].restart_fence(), Some((0, 0, 5)));
+    assert!(!prepares(&mut c), "fenced");
+    // ... unless the node knows it stopped cleanly, and lifts it.
+    c.restart(1).unwrap();
+    c.replicas[1].lift_restart_fence();
+    assert_eq!(c.replicas[1].restart_fence(), None);
+    assert!(prepares(&mut c), "a lifted fence lets the replica prepare in its view at once");
+}
+
+#[test]
 fn restart_fence_a_view_entered_by_a_new_view_message_survives_the_restart() {
     let mut c = Cluster::new(4, cfg());
     run_until(&mut c, &[0, 1, 2, 3], 2);

@@ -1,5 +1,6 @@
 //! Four validators over real libp2p and RocksDB in one process: finality with equal state roots,
-//! a crashed validator, its restart and catch-up, a dead primary, and a 2–2 partition.
+//! a crashed validator, its restart and catch-up, a dead primary, a whole-committee restart and a
+//! 2–2 partition.
 use itc_node::service::ServiceConfig;
 use itc_tests::{dev, quick_heartbeat, wait_status, LocalNet, Rpc};
 
@@ -61,9 +62,11 @@ fn four_validators_finalise_survive_a_crash_catch_up_and_replace_a_dead_primary(
         let m = rpc1.wait_final(net.node(1), &[h]).await.unwrap()[0];
         assert!(m > top);
 
-        // It restarts from its database and catches up with the others.
+        // It restarts from its database and catches up with the others. It stopped cleanly,
+        // so it resumes without the restart fence.
         let target = net.max_height() + 2;
         net.start_node(3).await.unwrap();
+        assert!(!net.node(3).restart_fenced());
         // Node 3 may get there before node 1 has applied the same milestone: wait for both.
         net.wait_height(&[1, 3], target).await.unwrap();
         assert_eq!(net.node(3).state_root(target), net.node(1).state_root(target));
@@ -85,6 +88,31 @@ fn four_validators_finalise_survive_a_crash_catch_up_and_replace_a_dead_primary(
             let status = wait_status(net.node(i), |s| s.view > view).await.unwrap();
             assert!(status.view > view, "node {i} changed view");
         }
+        net.shutdown().await.unwrap();
+    });
+}
+
+#[test]
+fn the_whole_committee_stopped_cleanly_resumes_from_its_databases() {
+    runtime().block_on(async {
+        let mut net = LocalNet::start_with(4, quick_heartbeat).await.unwrap();
+        net.wait_height(&[0, 1, 2, 3], 2).await.unwrap();
+        for i in 0..4 {
+            net.stop_node(i).await.unwrap();
+        }
+        for i in 0..4 {
+            net.start_node(i).await.unwrap();
+            // Each stop synced the consensus log: no restart fence holds the replicas back.
+            assert!(!net.node(i).restart_fenced(), "node {i}");
+        }
+        let (genesis, ferdie) = (net.node(0).genesis_hash, dev("Ferdie").public());
+        let rpc = Rpc::to(net.node(2)).unwrap();
+        let h = rpc.transfer(genesis, &dev("Eve"), 0, ferdie, 1).await.unwrap();
+        let at = rpc.wait_final(net.node(2), &[h]).await.unwrap();
+        net.wait_height(&[0, 1, 2, 3], at[0]).await.unwrap();
+        let root = net.node(0).state_root(at[0]);
+        assert!(root.is_some());
+        assert!((1..4).all(|i| net.node(i).state_root(at[0]) == root));
         net.shutdown().await.unwrap();
     });
 }

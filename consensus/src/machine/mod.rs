@@ -221,6 +221,14 @@ impl Pbft {
         std::mem::take(&mut self.out)
     }
 
+    /// The restart fence `(epoch, view, top)` the last restore set: no new prepare in that epoch
+    /// and view up to milestone `top` unless the log holds the replica's own (it binds nothing
+    /// once the replica is past it). `None` if the replica never restored or the fence was
+    /// lifted ([`Pbft::lift_restart_fence`]).
+    pub fn restart_fence(&self) -> Option<(u64, View, SeqNo)> {
+        self.fence
+    }
+
     /// This replica's key.
     pub fn id(&self) -> AccountId {
         self.me

@@ -59,6 +59,16 @@ impl Pbft {
         Ok(p)
     }
 
+    /// Lifts the restart fence [`Pbft::restore`] sets. Call it right after the restore, and only
+    /// when the records replayed are known complete: every [`crate::Durability::Buffered`]
+    /// record reached stable storage before the replica stopped (a clean shutdown that synced
+    /// its log). The fence exists for buffered prepares a crash may have lost; with none lost,
+    /// the restored replica prepares in its view at once instead of leaving the next slots to
+    /// the others (a whole-committee restart then costs no view change).
+    pub fn lift_restart_fence(&mut self) {
+        self.fence = None;
+    }
+
     /// Replays `records`, then drops what replaying produced and prepares the restart.
     fn replay_all(&mut self, records: impl IntoIterator<Item = PersistRecord>) -> Result<()> {
         let p = self;

@@ -152,7 +152,7 @@ pub(crate) fn open_validator(
     let stored_genesis = store.milestone(0)?.map(|(h, _)| h.hash());
     let persisted =
         Persisted { store: DbDag::new(kv), state, resumed, milestones, committees, records };
-    let v =
+    let mut v =
         Validator::restore(cfg.chain.clone(), pair, genesis, ts, persisted).map_err(chain_err)?;
     if stored_genesis != Some(v.genesis_hash()) {
         return Err(Error::Config(format!(
@@ -162,6 +162,13 @@ pub(crate) fn open_validator(
             stored_genesis,
             v.genesis_hash()
         )));
+    }
+    // After a clean stop the consensus log is complete (the stop synced it), so the restart
+    // fence, there for buffered prepares a crash may have lost, is not needed: a whole
+    // committee restarted for an upgrade goes on in its view without a view change.
+    if store.take_clean_stop()? {
+        tracing::info!("the last stop was clean: resuming without the restart fence");
+        v.lift_restart_fence();
     }
     Ok((v, None))
 }
@@ -402,6 +409,8 @@ impl Driver {
                 }
             }
         }
+        self.flush_dag()?;
+        self.store.mark_clean_stop()?;
         tracing::info!("node stopped");
         Ok(())
     }

@@ -142,6 +142,12 @@ impl Node {
         self.shared().v.finalized_number()
     }
 
+    /// Whether the consensus replica restored with its restart fence in force (the last stop
+    /// was not known clean; see [`itc_consensus::Pbft::restart_fence`]).
+    pub fn restart_fenced(&self) -> bool {
+        self.shared().v.consensus().restart_fence().is_some()
+    }
+
     /// The consensus view this node is in.
     pub fn view(&self) -> u64 {
         self.shared().v.consensus().view()

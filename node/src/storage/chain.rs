@@ -15,6 +15,9 @@ pub const SCHEMA: &str = "itc-db/2";
 
 const META_SCHEMA: &[u8] = b"schema";
 const META_FINALIZED: &[u8] = b"finalized";
+/// Present (value `[1]`) from a clean shutdown until the next start takes it: the consensus
+/// log was complete and synced when the node stopped.
+const META_CLEAN_STOP: &[u8] = b"clean-stop";
 const IDX_MILESTONE: u8 = b'm';
 const IDX_TX: u8 = b't';
 const IDX_VERTEX: u8 = b'v';
@@ -126,6 +129,29 @@ impl ChainStore {
             }
         }
         Ok(ChainStore { kv })
+    }
+
+    /// Records a clean stop, after the last write of a stopping node: syncs the WAL (so every
+    /// buffered write, the consensus log's relaxed records among them, is durable), then writes
+    /// the clean-stop marker, synced.
+    pub fn mark_clean_stop(&self) -> Result<()> {
+        self.kv.sync_wal()?;
+        let mut b = Batch::new();
+        b.put(Column::Meta, META_CLEAN_STOP, [1u8]);
+        self.kv.commit(b, Durability::Sync)
+    }
+
+    /// Whether the node stopped cleanly last time ([`ChainStore::mark_clean_stop`]), consuming
+    /// the marker: it is deleted, synced, before this returns, so a crash of this run is never
+    /// taken for a clean stop. Call once at start, before any consensus write.
+    pub fn take_clean_stop(&self) -> Result<bool> {
+        if self.kv.get(Column::Meta, META_CLEAN_STOP)?.is_none() {
+            return Ok(false);
+        }
+        let mut b = Batch::new();
+        b.delete(Column::Meta, META_CLEAN_STOP);
+        self.kv.commit(b, Durability::Sync)?;
+        Ok(true)
     }
 
     /// The underlying key-value store (for the state backend and DAG store adapters).

@@ -202,6 +202,12 @@ impl KvStore {
         self.commit(b, Durability::Relaxed)
     }
 
+    /// Flushes the WAL and fsyncs it: every write committed so far, [`Durability::Relaxed`]
+    /// ones included, survives power loss once this returns.
+    pub fn sync_wal(&self) -> Result<()> {
+        self.db.flush_wal(true).map_err(db_err("syncing the WAL".to_string()))
+    }
+
     /// Applies every write in `batch` atomically.
     pub fn commit(&self, batch: Batch, durability: Durability) -> Result<()> {
         let mut wb = rocksdb::WriteBatch::default();

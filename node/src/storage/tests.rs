@@ -234,3 +234,22 @@ fn milestones_of_one_batch_land_together_and_in_order() {
     assert_eq!(store.finalized().unwrap(), Some((2, two.header.hash())));
     assert_eq!(store.consensus_log().unwrap(), (vec![vec![5], vec![6]], 2));
 }
+
+#[test]
+fn the_clean_stop_marker_survives_a_reopen_and_is_taken_once() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = ChainStore::open(dir.path()).unwrap();
+        assert!(!store.take_clean_stop().unwrap(), "a new database did not stop cleanly");
+        // A relaxed write, then the clean stop that syncs it.
+        store.put_vertex(&vertex(3)).unwrap();
+        store.mark_clean_stop().unwrap();
+    }
+    let store = ChainStore::open(dir.path()).unwrap();
+    assert!(store.vertex(&vertex(3).hash()).unwrap().is_some());
+    assert!(store.take_clean_stop().unwrap());
+    assert!(!store.take_clean_stop().unwrap(), "taken: a crash of this run is not a clean stop");
+    drop(store);
+    let store = ChainStore::open(dir.path()).unwrap();
+    assert!(!store.take_clean_stop().unwrap(), "the taking was durable");
+}
