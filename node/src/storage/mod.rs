@@ -33,6 +33,7 @@
 //! | `indexes` | `b'e'` ++ epoch (u64 BE) | number (u64 BE) of the milestone whose `next_committee` starts that epoch |
 //! | `meta` | `b"schema"` | UTF-8 schema name |
 //! | `meta` | `b"finalized"` | `(number: u64, hash: Hash)` of the latest finalised milestone |
+//! | `meta` | `b"clean-stop"` | `[1]`: the node stopped cleanly (WAL synced); the next start deletes it, synced, and lifts the consensus restart fence |
 //! | `indexes` | `b'a'` ++ vertex hash | the DAG's `VertexMeta` (tx hash, confirmation) |
 //! | `state_tree` | `b'n'` ++ Borsh(JMT node key) | Borsh(JMT node) |
 //! | `state_tree` | `b'h'` ++ key hash (32) ++ JMT version (u64 BE) | SCALE(`Option<value>`) |
