@@ -77,9 +77,10 @@ impl std::fmt::Debug for KvStore {
     }
 }
 
-fn db_err(context: impl Into<String>) -> impl FnOnce(rocksdb::Error) -> Error {
-    let context = context.into();
-    move |source| Error::Database { context, source }
+/// The error of a failed RocksDB call; `context` (what the call was doing) is only formatted
+/// when it failed: building it eagerly hex-encoded a key on every read.
+fn db_err(context: impl FnOnce() -> String) -> impl FnOnce(rocksdb::Error) -> Error {
+    move |source| Error::Database { context: context(), source }
 }
 
 impl KvStore {
@@ -93,10 +94,12 @@ impl KvStore {
         opts.set_keep_log_file_num(4);
         let cfs =
             Column::ALL.iter().map(|c| ColumnFamilyDescriptor::new(c.name(), Options::default()));
-        let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(db_err(format!(
-            "opening {}; if another node process uses this --base-path, stop it first",
-            path.display()
-        )))?;
+        let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(db_err(|| {
+            format!(
+                "opening {}; if another node process uses this --base-path, stop it first",
+                path.display()
+            )
+        }))?;
         Ok(KvStore { db: Arc::new(db), path: path.to_path_buf() })
     }
 
@@ -117,11 +120,10 @@ impl KvStore {
     /// The value at `key` in `column`, or `None`.
     pub fn get(&self, column: Column, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let cf = self.cf(column)?;
-        self.db.get_pinned_cf(cf, key).map(|v| v.map(|v| v.to_vec())).map_err(db_err(format!(
-            "reading {} in {}",
-            hex::encode(key),
-            column.name()
-        )))
+        self.db
+            .get_pinned_cf(cf, key)
+            .map(|v| v.map(|v| v.to_vec()))
+            .map_err(db_err(|| format!("reading {} in {}", hex::encode(key), column.name())))
     }
 
     /// Every pair in `column` whose key starts with `prefix`, in ascending key order.
@@ -129,7 +131,7 @@ impl KvStore {
         let cf = self.cf(column)?;
         let mut out = Vec::new();
         for item in self.db.iterator_cf(cf, IteratorMode::From(prefix, Direction::Forward)) {
-            let (k, v) = item.map_err(db_err(format!("iterating {}", column.name())))?;
+            let (k, v) = item.map_err(db_err(|| format!("iterating {}", column.name())))?;
             if !k.starts_with(prefix) {
                 break;
             }
@@ -144,7 +146,7 @@ impl KvStore {
         let cf = self.cf(column)?;
         let mut out = Vec::new();
         for item in self.db.iterator_cf(cf, IteratorMode::From(start, Direction::Forward)) {
-            let (k, v) = item.map_err(db_err(format!("iterating {}", column.name())))?;
+            let (k, v) = item.map_err(db_err(|| format!("iterating {}", column.name())))?;
             out.push((k.into_vec(), v.into_vec()));
         }
         Ok(out)
@@ -162,7 +164,7 @@ impl KvStore {
     ) -> Result<Option<KeyValue>> {
         let cf = self.cf(column)?;
         for item in self.db.iterator_cf(cf, IteratorMode::From(upper, Direction::Reverse)) {
-            let (k, v) = item.map_err(db_err(format!("seeking in {}", column.name())))?;
+            let (k, v) = item.map_err(db_err(|| format!("seeking in {}", column.name())))?;
             if !k.starts_with(prefix) {
                 if &*k < prefix {
                     break;
@@ -182,7 +184,7 @@ impl KvStore {
         match self.db.iterator_cf(cf, IteratorMode::End).next() {
             None => Ok(None),
             Some(item) => {
-                let (k, v) = item.map_err(db_err(format!("iterating {}", column.name())))?;
+                let (k, v) = item.map_err(db_err(|| format!("iterating {}", column.name())))?;
                 Ok(Some((k.into_vec(), v.into_vec())))
             }
         }
@@ -205,7 +207,7 @@ impl KvStore {
     /// Flushes the WAL and fsyncs it: every write committed so far, [`Durability::Relaxed`]
     /// ones included, survives power loss once this returns.
     pub fn sync_wal(&self) -> Result<()> {
-        self.db.flush_wal(true).map_err(db_err("syncing the WAL".to_string()))
+        self.db.flush_wal(true).map_err(db_err(|| "syncing the WAL".to_string()))
     }
 
     /// Applies every write in `batch` atomically.
@@ -221,6 +223,6 @@ impl KvStore {
         let mut wo = WriteOptions::default();
         wo.disable_wal(false);
         wo.set_sync(durability == Durability::Sync);
-        self.db.write_opt(wb, &wo).map_err(db_err(format!("committing {} writes", batch.len())))
+        self.db.write_opt(wb, &wo).map_err(db_err(|| format!("committing {} writes", batch.len())))
     }
 }
