@@ -93,7 +93,7 @@ fn four_validators_finalise_survive_a_crash_catch_up_and_replace_a_dead_primary(
 }
 
 #[test]
-fn the_whole_committee_stopped_cleanly_resumes_from_its_databases() {
+fn the_whole_committee_stopped_cleanly_resumes_and_a_nonce_sent_early_waits_for_its_predecessor() {
     runtime().block_on(async {
         let mut net = LocalNet::start_with(4, quick_heartbeat).await.unwrap();
         net.wait_height(&[0, 1, 2, 3], 2).await.unwrap();
@@ -105,14 +105,20 @@ fn the_whole_committee_stopped_cleanly_resumes_from_its_databases() {
             // Each stop synced the consensus log: no restart fence holds the replicas back.
             assert!(!net.node(i).restart_fenced(), "node {i}");
         }
-        let (genesis, ferdie) = (net.node(0).genesis_hash, dev("Ferdie").public());
-        let rpc = Rpc::to(net.node(2)).unwrap();
-        let h = rpc.transfer(genesis, &dev("Eve"), 0, ferdie, 1).await.unwrap();
-        let at = rpc.wait_final(net.node(2), &[h]).await.unwrap();
-        net.wait_height(&[0, 1, 2, 3], at[0]).await.unwrap();
-        let root = net.node(0).state_root(at[0]);
+        // Eve's nonce 1 reaches node 1 before her nonce 0 (sent to node 2) exists: node 1 parks
+        // it, then attaches it on nonce 0's vertex; both succeed.
+        let (genesis, eve, ferdie) = (net.node(0).genesis_hash, dev("Eve"), dev("Ferdie").public());
+        let (rpc1, rpc2) = (Rpc::to(net.node(1)).unwrap(), Rpc::to(net.node(2)).unwrap());
+        let second = rpc1.transfer(genesis, &eve, 1, ferdie, 2).await.unwrap();
+        let status = rpc1.tx_status(&second).await.unwrap();
+        assert_eq!(status, serde_json::json!({ "status": "parked", "waitingFor": 0 }));
+        let first = rpc2.transfer(genesis, &eve, 0, ferdie, 1).await.unwrap();
+        let at = rpc1.wait_final(net.node(1), &[first, second]).await.unwrap();
+        let top = *at.iter().max().unwrap();
+        net.wait_height(&[0, 1, 2, 3], top).await.unwrap();
+        let root = net.node(0).state_root(top);
         assert!(root.is_some());
-        assert!((1..4).all(|i| net.node(i).state_root(at[0]) == root));
+        assert!((1..4).all(|i| net.node(i).state_root(top) == root));
         net.shutdown().await.unwrap();
     });
 }
