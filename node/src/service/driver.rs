@@ -36,6 +36,10 @@ const MAX_BURST: usize = 512;
 
 /// How often the validator is woken up without an event.
 const TICK: Duration = Duration::from_millis(20);
+/// Submissions tracked for the latency histogram before stale ones are swept.
+const SUBMITTED_MAX: usize = 100_000;
+/// A tracked submission this old is taken as never finalising.
+const SUBMITTED_MAX_AGE: Duration = Duration::from_secs(600);
 
 /// A node whose finalised height has not moved for this long while its DAG holds unconfirmed
 /// vertices (or for this long plus `idle_propose_ms`, the idle chain's heartbeat, while it holds
@@ -230,6 +234,8 @@ pub(crate) struct Driver {
     log_seq: u64,
     nonce: u64,
     blocked: HashSet<PeerId>,
+    /// When each transaction submitted here arrived, for the finality-latency histogram; see
+    /// [`Driver::track_submitted`].
     submitted: HashMap<Hash, Instant>,
     /// Whom to ask for vertices and milestones.
     peer_book: PeerBook<PeerId>,
@@ -449,7 +455,7 @@ impl Driver {
         for (result, reply) in results.into_iter().zip(replies) {
             match result {
                 Ok(Submitted { tx_hash, outputs: out, .. }) => {
-                    self.submitted.insert(tx_hash, Instant::now());
+                    self.track_submitted(tx_hash);
                     outputs.extend(out);
                     let _ = reply.send(Ok(tx_hash));
                 }
@@ -461,6 +467,22 @@ impl Driver {
         outputs
     }
 
+    /// Remembers when `tx_hash` was submitted. An entry leaves when its transaction finalises;
+    /// one that never does (a parked transaction dropped, a vertex never confirmed) is forgotten
+    /// once the map is full and it is older than [`SUBMITTED_MAX_AGE`] (or, if that frees too
+    /// little, the map starts over).
+    fn track_submitted(&mut self, tx_hash: Hash) {
+        if self.submitted.len() >= SUBMITTED_MAX {
+            self.submitted.retain(|_, at| at.elapsed() < SUBMITTED_MAX_AGE);
+            if self.submitted.len() >= SUBMITTED_MAX / 2 {
+                // All recent: a backlog this deep costs latency samples, not an O(n) sweep
+                // per submission.
+                self.submitted.clear();
+            }
+        }
+        self.submitted.insert(tx_hash, Instant::now());
+    }
+
     fn on_command(&mut self, command: Command) -> itc_chain::Result<Vec<Output>> {
         let (result, reply) = match command {
             Command::SubmitTransaction(tx, reply) => {
@@ -469,7 +491,7 @@ impl Driver {
             Command::SubmitVertex(bytes, reply) => {
                 let result = self.call(|v, now| v.submit_vertex(&bytes, now));
                 if let Ok(s) = &result {
-                    self.submitted.insert(s.tx_hash, Instant::now());
+                    self.track_submitted(s.tx_hash);
                 }
                 (result, reply)
             }
