@@ -12,7 +12,10 @@
 //!   (signature over the genesis hash; nonce ≥ the account's nonce, not pending, and below
 //!   nonce + [`ChainConfig::nonce_window`]; mortality; free balance ≥ its fee plus the fees of
 //!   the signer's pending transactions), then attaches it (seeded tip selection, PoW at the
-//!   signer's security level read from state) and inserts the vertex.
+//!   signer's security level read from state, the signer's previous pending vertex as a
+//!   parent) and inserts the vertex. One whose previous nonce is neither final nor pending here
+//!   is parked until that nonce's vertex arrives ([`TxStatus::Parked`], dropped after
+//!   [`ChainConfig::parked_timeout_ms`]), so consecutive nonces execute in order.
 //!   [`Validator::submit_vertex`] takes a client's ready vertex (same checks, PoW and signature
 //!   by the DAG); [`Validator::receive_vertex`] takes peers' vertices (DAG checks only: a vertex
 //!   whose transaction will fail is still a valid vertex, white-flag). Orphans yield

@@ -108,5 +108,5 @@ pub enum Error {
     Engine(String),
 }
 
-/// Result with the engine's [`Error`].
+/// Result with the engine's [`enum@Error`].
 pub type Result<T> = core::result::Result<T, Error>;

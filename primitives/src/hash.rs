@@ -1,4 +1,4 @@
-//! blake2b-256 hashing and the 32-byte [`Hash`] type.
+//! blake2b-256 hashing and the 32-byte [`struct@Hash`] type.
 use core::fmt;
 
 use parity_scale_codec::{Decode, Encode, MaxEncodedLen};

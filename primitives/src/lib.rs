@@ -1,6 +1,6 @@
 //! ITC primitives: the types and rules every other ITC crate agrees on.
 //!
-//! - [`hash`]: blake2b-256 and the [`Hash`] type.
+//! - [`hash`]: blake2b-256 and the [`struct@Hash`] type.
 //! - [`crypto`]: sr25519 keys and signatures through schnorrkel, with Substrate's signing context
 //!   `b"substrate"`, so that signatures interoperate with Substrate wallets.
 //! - [`uri`]: secret URIs (`phrase//hard/soft///password`) resolved exactly as Substrate's `subkey`.

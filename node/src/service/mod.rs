@@ -1,7 +1,7 @@
 //! The running node: opens the database, builds or restores the validator, starts the network,
 //! the JSON-RPC server and metrics, and drives everything from one event loop.
 //!
-//! One task ([`driver`]) owns every call into the [`itc_chain::Validator`] that changes it:
+//! One task (`driver`) owns every call into the [`itc_chain::Validator`] that changes it:
 //! network events, timers, ticks, persist acknowledgements and RPC submissions (sent to it as
 //! commands) are handled one at a time, in order, and each call's outputs are carried out before
 //! the next event: consensus messages are published, persist records fsynced to the consensus log

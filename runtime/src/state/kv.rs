@@ -6,7 +6,7 @@
 //! Layout (bytes, stable):
 //! - [`Column::Values`]: state key → latest value (the ordered key index for prefix iteration);
 //! - [`Column::Nodes`]: Borsh(JMT `NodeKey`) → Borsh(JMT `Node`);
-//! - [`Column::History`]: key hash (32) ++ JMT version (u64 big-endian) → SCALE(Option<value>);
+//! - [`Column::History`]: key hash (32) ++ JMT version (u64 big-endian) → SCALE(`Option<value>`);
 //! - [`Column::Meta`]: `b"version"` → SCALE(u64) latest state version; `b"root" ++ version (u64
 //!   big-endian)` → its 32-byte root; with pruning, `b"stale" ++ JMT version (u64 big-endian) ++
 //!   Borsh(JMT `NodeKey`)` → empty: the node that JMT version replaced, and `b"hstale" ++ JMT
