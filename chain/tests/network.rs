@@ -1,5 +1,6 @@
 //! Four in-process validators over the seeded simulated network: finality, failed
-//! transactions, state transfer, view change, determinism.
+//! transactions, state transfer, view change, determinism, consecutive nonces sent to random
+//! validators.
 use itc_chain::{
     sim::{genesis_config, transfer, Network},
     ChainConfig, TxStatus,
@@ -341,4 +342,53 @@ fn pipelined_milestones_execute_on_their_parents_state_and_finalise_everywhere()
     let (before, txs) = submit_rounds(&mut net, 6, 3);
     assert_all_succeeded(&mut net, before, &txs);
     assert!(net.pipelined > 0, "no milestone was pipelined");
+}
+
+/// A seeded generator for the test below (splitmix64).
+fn next(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Seeds for [`consecutive_nonces_sent_to_random_validators_all_succeed`]: 8 by default,
+/// `ITC_NONCE_SEEDS` for more.
+fn nonce_seeds() -> u64 {
+    std::env::var("ITC_NONCE_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(8)
+}
+
+#[test]
+fn consecutive_nonces_sent_to_random_validators_all_succeed() {
+    let pairs = dev_pairs().unwrap();
+    let dest = pairs[5].public();
+    for seed in 0..nonce_seeds() {
+        let mut net = network(100 + seed);
+        let genesis = net.nodes[0].genesis_hash();
+        let before = net.nodes[0].account(&dest).unwrap().data.free;
+        let mut rng = seed;
+        let mut txs = Vec::new();
+        // Four signers send nonces 0..6 each, every one to a validator picked at random, a
+        // few milliseconds apart or at once: a nonce often reaches a node before its
+        // predecessor does (which a milestone would execute first, and fail, without parking).
+        let mut nonces = [0u64; 4];
+        while nonces.iter().any(|n| *n < 6) {
+            let signer = (next(&mut rng) % 4) as usize;
+            if nonces[signer] == 6 {
+                continue;
+            }
+            let node = (next(&mut rng) % 4) as usize;
+            let tx = transfer(&pairs[signer], genesis, nonces[signer], dest, UNITS_PER_ITC);
+            let submitted = net.submit(node, tx).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+            txs.push(submitted.tx_hash);
+            nonces[signer] += 1;
+            let pause = next(&mut rng) % 4;
+            if pause > 0 {
+                let until = net.now_ms() + pause;
+                net.run_until(until, |net| net.now_ms() >= until);
+            }
+        }
+        assert_all_succeeded(&mut net, before, &txs);
+    }
 }
