@@ -9,7 +9,7 @@ use libp2p::{
 };
 
 use super::protocol::ScaleCodec;
-use super::{network_err, Config, Topic};
+use super::{network_err, relay, Config, Topic};
 use crate::Result;
 
 /// Gossip, requests, DHT and identify, composed, behind connection limits (inbound, pending
@@ -55,16 +55,26 @@ fn behaviour(key: &libp2p::identity::Keypair, config: &Config) -> Result<Behavio
         // nodes) for a forgery "from self" and penalises the honest relay as if it had sent an
         // invalid message. The copy is an ordinary duplicate here: drop it, blame nobody.
         .allow_self_origin(true)
+        // Every message goes straight to every subscribed peer: relay suppression (`relay`)
+        // counts on it.
+        .flood_publish(true)
         .heartbeat_interval(config.gossip_heartbeat)
         .max_transmit_size(
-            config.max_vertex_message_bytes.max(config.max_consensus_message_bytes) + 4096,
+            config.max_vertex_message_bytes.max(config.max_consensus_message_bytes)
+                + relay::MAX_HEADER_BYTES
+                + 4096,
         )
-        // Content addressing: the same payload is one message whoever publishes it.
+        // Content addressing: the same payload is one message whoever publishes it (the relay
+        // header, which names the publisher, is left out).
         .message_id_fn(|m: &gossipsub::Message| {
-            MessageId::from(blake2_256_concat(&[m.topic.as_str().as_bytes(), &m.data]).0.to_vec())
+            let payload = relay::unframe(&m.data).map_or(&m.data[..], |(_, payload)| payload);
+            MessageId::from(blake2_256_concat(&[m.topic.as_str().as_bytes(), payload]).0.to_vec())
         });
     for topic in Topic::ALL {
-        gs.max_transmit_size_for_topic(config.max_message_bytes(topic), config.topic(topic).hash());
+        gs.max_transmit_size_for_topic(
+            config.max_message_bytes(topic) + relay::MAX_HEADER_BYTES,
+            config.topic(topic).hash(),
+        );
     }
     let gs_config = gs.build().map_err(network_err)?;
     let mut gossipsub = gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, gs_config)

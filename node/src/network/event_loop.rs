@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use futures::StreamExt;
 use itc_primitives::Hash;
 use libp2p::core::transport::ListenerId;
-use libp2p::gossipsub::{self, MessageAcceptance, TopicHash};
+use libp2p::gossipsub::{self, MessageAcceptance, MessageId, TopicHash};
 use libp2p::kad::{self, GetProvidersOk, QueryId, QueryResult, RecordKey};
 use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::swarm::dial_opts::DialOpts;
@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::behaviour::{identify_version, kad_protocol, score_params, Behaviour, BehaviourEvent};
 use super::client::Command;
-use super::{bans, network_err, Config, Event, Response, Topic, Validation};
+use super::{bans, network_err, relay, Config, Event, Response, Topic, Validation};
 use crate::{Error, Result};
 
 /// Owns the swarm. Spawn [`EventLoop::run`]; it returns when every [`super::Client`] is dropped.
@@ -35,7 +35,15 @@ pub struct EventLoop {
     /// A gossip score below this bans the peer (gossipsub's graylist threshold: by then it has
     /// relayed several messages no honest node forwards).
     ban_score: f64,
+    /// Gossipsub publishes to no peer scored below this.
+    publish_score: f64,
+    /// Messages awaiting validation that every peer already had from their publisher: accepted,
+    /// they are not relayed (see [`super::relay`]). At most [`MAX_COVERED`]; beyond, relayed.
+    covered: HashSet<MessageId>,
 }
+
+/// Most messages awaiting validation remembered as covered.
+const MAX_COVERED: usize = 16_384;
 
 impl std::fmt::Debug for EventLoop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -63,7 +71,9 @@ impl EventLoop {
         events: mpsc::Sender<Event>,
     ) -> Self {
         let topics = Topic::ALL.iter().map(|t| (config.topic(*t).hash(), *t)).collect();
-        let ban_score = score_params(&config).1.graylist_threshold;
+        let thresholds = score_params(&config).1;
+        let (ban_score, publish_score) =
+            (thresholds.graylist_threshold, thresholds.publish_threshold);
         let mut event_loop = EventLoop {
             swarm,
             config,
@@ -77,6 +87,8 @@ impl EventLoop {
             pending_get_providers: HashMap::new(),
             bans: HashMap::new(),
             ban_score,
+            publish_score,
+            covered: HashSet::new(),
         };
         event_loop.restore_bans();
         event_loop
@@ -165,6 +177,16 @@ impl EventLoop {
         }
     }
 
+    /// The connected peers subscribed to `topic`.
+    fn topic_peers(&self, topic: &TopicHash) -> Vec<PeerId> {
+        let gossipsub = &self.swarm.behaviour().gossipsub;
+        gossipsub
+            .all_peers()
+            .filter(|(_, topics)| topics.contains(&topic))
+            .map(|(p, _)| *p)
+            .collect()
+    }
+
     async fn emit(&mut self, event: Event) {
         // A dropped receiver means the application is shutting down; nothing to deliver to.
         let _ = self.events.send(event).await;
@@ -216,7 +238,13 @@ impl EventLoop {
                         data.len()
                     )))
                 } else {
-                    let topic_hash = self.config.topic(topic);
+                    let topic_hash = self.config.topic(topic).hash();
+                    // The peers flood publishing hands the message to (see `relay`).
+                    let gossipsub = &self.swarm.behaviour().gossipsub;
+                    let reached = self.topic_peers(&topic_hash).into_iter().filter(|p| {
+                        gossipsub.peer_score(p).is_none_or(|s| s >= self.publish_score)
+                    });
+                    let data = relay::frame(self.swarm.local_peer_id(), reached, &data);
                     self.swarm.behaviour_mut().gossipsub.publish(topic_hash, data).map_err(|e| {
                         Error::Network(format!(
                             "cannot publish on {}: {e}; if no peer is subscribed yet, retry once one is",
@@ -230,7 +258,10 @@ impl EventLoop {
                 let _ = reply.send(result);
             }
             Command::ReportValidation { message_id, source, verdict, reply } => {
+                let covered = self.covered.remove(&message_id);
                 let acceptance = match verdict {
+                    // Nobody to relay it to: forwarding would only send duplicates.
+                    Validation::Accept if covered => MessageAcceptance::Ignore,
                     Validation::Accept => MessageAcceptance::Accept,
                     Validation::Reject => MessageAcceptance::Reject,
                     Validation::Ignore => MessageAcceptance::Ignore,
@@ -352,32 +383,46 @@ impl EventLoop {
         match event {
             gossipsub::Event::Message { propagation_source, message_id, message } => {
                 let topic = self.topics.get(&message.topic).copied();
-                let verdict = match topic {
-                    None => Some(MessageAcceptance::Reject),
-                    Some(t) if message.data.len() > self.config.max_message_bytes(t) => {
-                        Some(MessageAcceptance::Reject)
-                    }
-                    Some(_) => None,
+                let checked = match topic {
+                    None => Err(format!("unknown topic {}", message.topic)),
+                    Some(t) => relay::unframe(&message.data).and_then(|(header, payload)| {
+                        let limit = self.config.max_message_bytes(t);
+                        if payload.len() > limit {
+                            Err(format!(
+                                "{} bytes on {}, over its {limit}",
+                                payload.len(),
+                                t.name()
+                            ))
+                        } else {
+                            Ok((t, header, payload))
+                        }
+                    }),
                 };
-                match (topic, verdict) {
-                    (Some(topic), None) => {
-                        tracing::trace!(target: "itc_node::timing", ?topic, bytes = message.data.len(), "gossip in");
-                        let data = message.data;
+                match checked {
+                    Ok((topic, header, payload)) => {
+                        tracing::trace!(target: "itc_node::timing", ?topic, bytes = payload.len(), "gossip in");
+                        let peers = self.topic_peers(&message.topic);
+                        let covered = relay::covered(&header, &propagation_source, peers)
+                            && self.covered.len() < MAX_COVERED;
+                        if covered {
+                            self.covered.insert(message_id.clone());
+                        }
+                        let data = payload.to_vec();
                         self.emit(Event::Gossip {
                             topic,
                             source: propagation_source,
                             message_id,
                             data,
+                            covered,
                         })
                         .await;
                     }
-                    (_, verdict) => {
-                        tracing::debug!(target: "itc_node::network", "rejecting gossip from {propagation_source} on {}", message.topic);
-                        let acceptance = verdict.unwrap_or(MessageAcceptance::Reject);
+                    Err(e) => {
+                        tracing::debug!(target: "itc_node::network", "rejecting gossip from {propagation_source}: {e}");
                         self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
                             &message_id,
                             &propagation_source,
-                            acceptance,
+                            MessageAcceptance::Reject,
                         );
                     }
                 }

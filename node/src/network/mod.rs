@@ -10,10 +10,13 @@
 //!
 //! Stack: TCP + noise + yamux, identify, gossipsub, request-response and Kademlia.
 //!
-//! **Gossip.** Two topics ([`Topic`]): vertices and consensus messages. Messages are anonymous
-//! (no libp2p author signature: every payload carries the protocol's own sr25519 signatures,
-//! which the application checks) and identified by `blake2b-256(topic ++ data)`, so the same
-//! payload from two peers is one message. Every received message is held by gossipsub until the
+//! **Gossip.** Two topics ([`Topic`], `/itc/<chain>/<name>/2`): vertices and consensus
+//! messages. Messages are anonymous (no libp2p author signature: every payload carries the
+//! protocol's own sr25519 signatures, which the application checks) and identified by
+//! `blake2b-256(topic ++ payload)`, so the same payload from two peers is one message. On the wire
+//! each payload follows a [`relay`] header naming its publisher and the peers it was handed to: a
+//! node whose peers all had a message from its publisher does not relay it
+//! ([`Event::Gossip::covered`]). Every received message is held by gossipsub until the
 //! application reports a [`Validation`] with [`Client::report_validation`]: only `Accept`ed messages
 //! are forwarded. `Ignore` drops a message; `Reject` also lowers the relaying peer's gossip
 //! score (gossipsub v1.1 peer scoring, parameters in `behaviour::score_params`): a few rejected
@@ -48,6 +51,7 @@ mod client;
 mod event_loop;
 mod identity;
 pub mod protocol;
+pub mod relay;
 
 use std::time::Duration;
 
@@ -125,7 +129,7 @@ impl Config {
     }
 
     pub(crate) fn topic(&self, topic: Topic) -> IdentTopic {
-        IdentTopic::new(format!("/itc/{}/{}/1", self.chain_id, topic.name()))
+        IdentTopic::new(format!("/itc/{}/{}/2", self.chain_id, topic.name()))
     }
 
     pub(crate) fn max_message_bytes(&self, topic: Topic) -> usize {
@@ -181,8 +185,11 @@ pub enum Event {
         source: PeerId,
         /// Its id, for the validation report.
         message_id: MessageId,
-        /// The payload.
+        /// The payload (the publisher's bytes, without the relay header).
         data: Vec<u8>,
+        /// Every other subscribed peer of this node had it from its publisher: accepting it
+        /// forwards nothing (see [`relay`]), and only a node it is addressed to needs it.
+        covered: bool,
     },
     /// A peer asks for something; answer with [`Client::respond`].
     InboundRequest {

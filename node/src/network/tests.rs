@@ -95,9 +95,15 @@ impl Node {
     }
 
     async fn gossip(&mut self) -> (Topic, PeerId, MessageId, Vec<u8>) {
+        let (topic, source, message_id, data, _) = self.gossip_covered().await;
+        (topic, source, message_id, data)
+    }
+
+    /// The next gossip message, with whether it is covered (see `relay`).
+    async fn gossip_covered(&mut self) -> (Topic, PeerId, MessageId, Vec<u8>, bool) {
         self.next(|e| match e {
-            Event::Gossip { topic, source, message_id, data } => {
-                Some((topic, source, message_id, data))
+            Event::Gossip { topic, source, message_id, data, covered } => {
+                Some((topic, source, message_id, data, covered))
             }
             _ => None,
         })
@@ -142,8 +148,10 @@ async fn gossip_is_forwarded_only_after_the_application_accepts_it() {
 
     let good = vertex(0).encode();
     a.client.publish(Topic::Vertices, good.clone()).await.unwrap();
-    let (_, source, id, data) = b.gossip().await;
+    let (_, source, id, data, covered) = b.gossip_covered().await;
     assert_eq!(data, good);
+    // A does not reach C, so B's relay is needed.
+    assert!(!covered);
     assert!(b.client.report_validation(id, source, Validation::Accept).await.unwrap());
 
     // The rejected message never reaches C; the accepted one does, forwarded by B.
@@ -151,6 +159,37 @@ async fn gossip_is_forwarded_only_after_the_application_accepts_it() {
     assert_eq!((topic, source), (Topic::Vertices, b.client.local_peer_id()));
     assert_eq!(data, good);
     assert_eq!(b.client.peers().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn among_peers_all_connected_to_the_publisher_gossip_is_not_relayed() {
+    // A, B and C all connected: A's message reaches both directly, so neither relays it.
+    let mut a = node(21, "test", true).await;
+    let mut b = node(22, "test", true).await;
+    let mut c = node(23, "test", false).await;
+    let ids = [a.client.local_peer_id(), b.client.local_peer_id(), c.client.local_peer_id()];
+    b.dial(&a).await;
+    c.dial(&a).await;
+    c.dial(&b).await;
+    a.subscribed(&[ids[1], ids[2]], Topic::Consensus).await;
+    b.subscribed(&[ids[0], ids[2]], Topic::Consensus).await;
+    c.subscribed(&[ids[0], ids[1]], Topic::Consensus).await;
+
+    a.client.publish(Topic::Consensus, b"vote".to_vec()).await.unwrap();
+    for receiver in [&mut b, &mut c] {
+        let (topic, source, id, data, covered) = receiver.gossip_covered().await;
+        assert_eq!(
+            (topic, source, data.as_slice(), covered),
+            (Topic::Consensus, ids[0], &b"vote"[..], true)
+        );
+        // Accepted, but turned into "ignore": gone from the cache, nothing to forward.
+        assert!(receiver
+            .client
+            .report_validation(id.clone(), source, Validation::Accept)
+            .await
+            .unwrap());
+        assert!(!receiver.client.report_validation(id, source, Validation::Accept).await.unwrap());
+    }
 }
 
 #[tokio::test]
@@ -187,7 +226,11 @@ async fn a_peer_relaying_rejected_gossip_is_graylisted_and_banned() {
     a.next(|e| matches!(e, Event::PeerDisconnected(p) if p == b_id).then_some(())).await;
     a.refused_by(&mut b).await;
 
-    // An honest peer earns credit for a first delivery the application accepts.
+    // An honest peer earns credit for a first delivery the application accepts (and B relays:
+    // D is not C's peer; a message every peer has is not relayed and earns nothing).
+    let d = node(24, "test", false).await;
+    d.dial(&b).await;
+    b.subscribed(&[d.client.local_peer_id()], Topic::Vertices).await;
     let good = vertex(1).encode();
     c.client.publish(Topic::Vertices, good.clone()).await.unwrap();
     let (_, source, id, data) = b.gossip().await;

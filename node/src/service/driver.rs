@@ -554,9 +554,9 @@ impl Driver {
         let mut others = Vec::new();
         for event in events {
             match event {
-                network::Event::Gossip { topic: Topic::Vertices, source, message_id, data }
-                    if !self.blocked.contains(&source) =>
-                {
+                network::Event::Gossip {
+                    topic: Topic::Vertices, source, message_id, data, ..
+                } if !self.blocked.contains(&source) => {
                     match decode_untrusted::<VertexBatch>(&data) {
                         Ok(VertexBatch(list)) if list.len() <= MAX_VERTICES_PER_GOSSIP => {
                             let start = batch.len();
@@ -615,7 +615,7 @@ impl Driver {
 
     fn on_network(&mut self, event: network::Event) -> itc_chain::Result<Vec<Output>> {
         match event {
-            network::Event::Gossip { topic, source, message_id, data } => {
+            network::Event::Gossip { topic, source, message_id, data, covered } => {
                 if self.blocked.contains(&source) {
                     self.report(message_id, source, Validation::Ignore);
                     return Ok(Vec::new());
@@ -646,7 +646,10 @@ impl Driver {
                                 return Ok(Vec::new());
                             }
                         };
-                        if !self.may_relay(&message) {
+                        // Not relayed (a stranger's, or every peer has it) and not for this node:
+                        // no signature to check.
+                        let elsewhere = to.is_some_and(|to| to != self.me);
+                        if !self.may_relay(&message) || (covered && elsewhere) {
                             self.report(message_id, source, Validation::Ignore);
                             return Ok(Vec::new());
                         }
@@ -660,7 +663,7 @@ impl Driver {
                             }
                         };
                         self.report(message_id, source, Validation::Accept);
-                        if to.is_some_and(|to| to != self.me) {
+                        if elsewhere {
                             return Ok(Vec::new());
                         }
                         tracing::trace!(target: "itc_node::timing", kind, seq = traced_seq(&message.message().body), "recv");

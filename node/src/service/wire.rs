@@ -1,4 +1,5 @@
-//! The gossip payloads.
+//! The gossip payloads (on the wire each follows the network's relay header, see
+//! `network::relay`).
 //!
 //! **Vertices** travel on the vertex topic as `SCALE(VertexBatch)`: a compact-length list of
 //! byte strings, each one vertex's SCALE encoding. A node publishes, in one message, every vertex
