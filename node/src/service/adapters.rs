@@ -16,10 +16,11 @@
 //!
 //! **DAG.** [`DbDag`] keeps vertices in `vertices` (SCALE `Vertex`) and the DAG's metadata in
 //! `indexes` under prefix `a`. Writes wait in a buffer (read through, like the state's overlay)
-//! until the driver takes them ([`DbDag::take_writes`]): after each burst of events it writes
-//! them through the WAL without fsync, one RocksDB write instead of one per vertex, and a
-//! milestone's confirmations go in the milestone's own fsynced batch. A vertex lost in a power
-//! cut is fetched again.
+//! until the driver takes them ([`DbDag::take_writes`]): in the batch of its next consensus
+//! record or finalised milestone (so a logged proposal never names a vertex the database lacks),
+//! else through the WAL without fsync at the next tick (20 ms) or once
+//! [`DbDag::pending`] reaches a bound. A vertex lost in a crash before then (or in a power cut
+//! before the next fsync) is one this node gossiped or received, and is fetched again.
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -238,6 +239,11 @@ impl DbDag {
     /// Takes the buffered writes, as database writes.
     pub fn take_writes(&mut self) -> Vec<DbWrite> {
         std::mem::take(&mut self.pending).into_iter().map(|((cf, k), v)| (cf, k, Some(v))).collect()
+    }
+
+    /// Writes waiting to be taken.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
     }
 
     fn read(&self, column: Column, key: &[u8]) -> itc_dag::Result<Option<Vec<u8>>> {

@@ -33,6 +33,8 @@ use crate::{Error, Result};
 
 /// Most network events taken in one burst.
 const MAX_BURST: usize = 512;
+/// Most DAG writes (two per vertex) left in memory between ticks (see the adapters' docs).
+const MAX_UNFLUSHED: usize = 4096;
 
 /// How often the validator is woken up without an event.
 const TICK: Duration = Duration::from_millis(20);
@@ -219,8 +221,10 @@ pub(crate) struct Driver {
     metrics: Arc<Metrics>,
     stop: watch::Receiver<bool>,
     commands: mpsc::Receiver<Command>,
-    timers_tx: mpsc::UnboundedSender<TimerId>,
-    timers: mpsc::UnboundedReceiver<TimerId>,
+    /// The consensus timer: the machine keeps one, and a newly scheduled timeout supersedes the
+    /// last (which it would ignore on expiry), so one deadline is kept rather than a task per
+    /// timeout.
+    timer: Option<(TimerId, tokio::time::Instant)>,
     fetched_tx: mpsc::UnboundedSender<FetchAnswer>,
     fetched: mpsc::UnboundedReceiver<FetchAnswer>,
     certified_tx: mpsc::UnboundedSender<CertifiedAnswer>,
@@ -291,7 +295,6 @@ impl Driver {
         let height = validator.finalized_number();
         let shared = Arc::new(Mutex::new(Shared { v: validator, peers: HashSet::new() }));
         let (command_tx, commands) = mpsc::channel(1024);
-        let (timers_tx, timers) = mpsc::unbounded_channel();
         let (fetched_tx, fetched) = mpsc::unbounded_channel();
         let (certified_tx, certified) = mpsc::unbounded_channel();
         let (finalized_tx, _) = broadcast::channel(256);
@@ -312,8 +315,7 @@ impl Driver {
             metrics,
             stop,
             commands,
-            timers_tx,
-            timers,
+            timer: None,
             fetched_tx,
             fetched,
             certified_tx,
@@ -388,14 +390,19 @@ impl Driver {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            let mut ticked = false;
             let outputs = tokio::select! {
                 _ = self.stop.changed() => break,
                 Some(event) = self.events.recv() => self.on_network_burst(event),
-                Some(id) = self.timers.recv() => self.call(|v, now| v.handle(ChainEvent::Timeout(id), now)),
+                id = expiry(self.timer) => {
+                    self.timer = None;
+                    self.call(|v, now| v.handle(ChainEvent::Timeout(id), now))
+                }
                 Some(command) = self.commands.recv() => self.on_commands(command),
                 Some(answer) = self.fetched.recv() => self.on_fetched(answer),
                 Some(answer) = self.certified.recv() => self.on_certified(answer),
                 _ = tick.tick() => {
+                    ticked = true;
                     self.maybe_catch_up();
                     if self.tips_asked.elapsed() >= TIPS_EVERY {
                         self.ask_tips(None);
@@ -406,7 +413,11 @@ impl Driver {
             match outputs {
                 Ok(outputs) => {
                     self.carry_out(outputs)?;
-                    self.flush_dag()?;
+                    // Buffered vertices mostly leave with the next consensus or finalised write;
+                    // the rest every tick, or sooner once many wait.
+                    if ticked || self.lock().v.dag().store().pending() >= MAX_UNFLUSHED {
+                        self.flush_dag()?;
+                    }
                     self.publish_status();
                 }
                 Err(e) => {
@@ -954,11 +965,8 @@ impl Driver {
                         persists.push((id, record.encode()))
                     }
                     Output::ScheduleTimeout { id, after_ms } => {
-                        let tx = self.timers_tx.clone();
-                        tokio::spawn(async move {
-                            tokio::time::sleep(Duration::from_millis(after_ms)).await;
-                            let _ = tx.send(id);
-                        });
+                        let at = tokio::time::Instant::now() + Duration::from_millis(after_ms);
+                        self.timer = Some((id, at));
                     }
                     Output::Gossip(vertex) => gossip.push(vertex.encode()),
                     Output::FetchVertices(hashes) => self.fetch(hashes),
@@ -1145,6 +1153,17 @@ fn vertices_of(response: Response) -> std::result::Result<Vec<Vec<u8>>, Response
     match response {
         Response::Vertices(vs) => Ok(vs.iter().map(Encode::encode).collect()),
         other => Err(other),
+    }
+}
+
+/// Waits for the timer's deadline and yields its id; pending forever without a timer.
+async fn expiry(timer: Option<(TimerId, tokio::time::Instant)>) -> TimerId {
+    match timer {
+        Some((id, at)) => {
+            tokio::time::sleep_until(at).await;
+            id
+        }
+        None => std::future::pending().await,
     }
 }
 
