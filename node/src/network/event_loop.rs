@@ -38,7 +38,7 @@ pub struct EventLoop {
     /// Gossipsub publishes to no peer scored below this.
     publish_score: f64,
     /// Messages awaiting validation that every peer already had from their publisher: accepted,
-    /// they are not relayed (see [`super::relay`]). At most [`MAX_COVERED`]; beyond, relayed.
+    /// they are not relayed (see [`super::relay`]). At most [`MAX_COVERED`].
     covered: HashSet<MessageId>,
 }
 
@@ -402,9 +402,14 @@ impl EventLoop {
                     Ok((topic, header, payload)) => {
                         tracing::trace!(target: "itc_node::timing", ?topic, bytes = payload.len(), "gossip in");
                         let peers = self.topic_peers(&message.topic);
-                        let covered = relay::covered(&header, &propagation_source, peers)
-                            && self.covered.len() < MAX_COVERED;
+                        let covered = relay::covered(&header, &propagation_source, peers);
                         if covered {
+                            // Every message gets a verdict, so the set holds only those awaiting
+                            // one; should verdicts ever go missing, forgetting them all (they are
+                            // then relayed, as without suppression) keeps it bounded.
+                            if self.covered.len() >= MAX_COVERED {
+                                self.covered.clear();
+                            }
                             self.covered.insert(message_id.clone());
                         }
                         let data = payload.to_vec();
