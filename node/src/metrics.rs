@@ -11,6 +11,10 @@
 //! | `itc_peers` | gauge | connected peers |
 //! | `itc_view_changes_total` | counter | PBFT view changes completed |
 //! | `itc_censorship_suspicions_total` | counter | times this validator suspected a primary of leaving out a vertex (and moved to the next view) |
+//! | `itc_vertex_fetches_total` | counter | requests for missing vertices sent to peers |
+//! | `itc_vertices_requested_total` | counter | vertices those requests named |
+//! | `itc_vertex_fetches_unanswered_total` | counter | vertex requests that failed or came back empty |
+//! | `itc_catch_up_requests_total` | counter | requests for certified milestones (state transfer) |
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +42,71 @@ pub struct Metrics {
     peers: Gauge,
     view_changes: Counter,
     censorship_suspicions: Counter,
+    vertex_fetches: Counter,
+    vertices_requested: Counter,
+    vertex_fetches_unanswered: Counter,
+    catch_up_requests: Counter,
+}
+
+/// The recovery counters of a [`Metrics`] at one moment: how often a node had to ask peers for
+/// what gossip did not bring it, and how often its committee changed view. `itc bench` prints
+/// their sums next to its latency figures, so that a slow run shows whether it was slow waiting
+/// on one of these.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// View changes completed.
+    pub view_changes: u64,
+    /// Requests for missing vertices sent.
+    pub vertex_fetches: u64,
+    /// Vertices those requests named.
+    pub vertices_requested: u64,
+    /// Vertex requests that failed or came back empty.
+    pub vertex_fetches_unanswered: u64,
+    /// Requests for certified milestones sent.
+    pub catch_up_requests: u64,
+}
+
+impl Recovery {
+    /// What was counted after `earlier` (a reading of the same counters).
+    pub fn since(self, earlier: Recovery) -> Recovery {
+        Recovery {
+            view_changes: self.view_changes.saturating_sub(earlier.view_changes),
+            vertex_fetches: self.vertex_fetches.saturating_sub(earlier.vertex_fetches),
+            vertices_requested: self.vertices_requested.saturating_sub(earlier.vertices_requested),
+            vertex_fetches_unanswered: self
+                .vertex_fetches_unanswered
+                .saturating_sub(earlier.vertex_fetches_unanswered),
+            catch_up_requests: self.catch_up_requests.saturating_sub(earlier.catch_up_requests),
+        }
+    }
+}
+
+impl std::ops::Add for Recovery {
+    type Output = Recovery;
+
+    fn add(self, o: Recovery) -> Recovery {
+        Recovery {
+            view_changes: self.view_changes + o.view_changes,
+            vertex_fetches: self.vertex_fetches + o.vertex_fetches,
+            vertices_requested: self.vertices_requested + o.vertices_requested,
+            vertex_fetches_unanswered: self.vertex_fetches_unanswered + o.vertex_fetches_unanswered,
+            catch_up_requests: self.catch_up_requests + o.catch_up_requests,
+        }
+    }
+}
+
+impl std::fmt::Display for Recovery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} view changes, {} vertex fetches ({} vertices, {} unanswered), {} catch-up requests",
+            self.view_changes,
+            self.vertex_fetches,
+            self.vertices_requested,
+            self.vertex_fetches_unanswered,
+            self.catch_up_requests
+        )
+    }
 }
 
 impl Default for Metrics {
@@ -57,6 +126,9 @@ impl Metrics {
         let peers = Gauge::default();
         let view_changes = Counter::default();
         let censorship_suspicions = Counter::default();
+        let (vertex_fetches, vertices_requested) = (Counter::default(), Counter::default());
+        let (vertex_fetches_unanswered, catch_up_requests) =
+            (Counter::default(), Counter::default());
         registry.register(
             "finalized_height",
             "Number of the latest finalised milestone",
@@ -79,6 +151,26 @@ impl Metrics {
             "Times this validator suspected the primary of leaving out a vertex",
             censorship_suspicions.clone(),
         );
+        registry.register(
+            "vertex_fetches",
+            "Requests for missing vertices sent to peers",
+            vertex_fetches.clone(),
+        );
+        registry.register(
+            "vertices_requested",
+            "Vertices named by requests for missing vertices",
+            vertices_requested.clone(),
+        );
+        registry.register(
+            "vertex_fetches_unanswered",
+            "Requests for missing vertices that failed or came back empty",
+            vertex_fetches_unanswered.clone(),
+        );
+        registry.register(
+            "catch_up_requests",
+            "Requests for certified milestones sent to peers (state transfer)",
+            catch_up_requests.clone(),
+        );
         Metrics {
             registry,
             finalized_height,
@@ -87,6 +179,10 @@ impl Metrics {
             peers,
             view_changes,
             censorship_suspicions,
+            vertex_fetches,
+            vertices_requested,
+            vertex_fetches_unanswered,
+            catch_up_requests,
         }
     }
 
@@ -114,6 +210,33 @@ impl Metrics {
     /// Records a suspicion of censorship (see `itc_chain::Output::SuspectedCensorship`).
     pub fn on_censorship_suspected(&self) {
         self.censorship_suspicions.inc();
+    }
+
+    /// Records a request for `vertices` missing vertices.
+    pub fn on_vertex_fetch(&self, vertices: usize) {
+        self.vertex_fetches.inc();
+        self.vertices_requested.inc_by(u64::try_from(vertices).unwrap_or(u64::MAX));
+    }
+
+    /// Records a vertex request that failed or came back empty.
+    pub fn on_vertex_fetch_unanswered(&self) {
+        self.vertex_fetches_unanswered.inc();
+    }
+
+    /// Records a request for certified milestones.
+    pub fn on_catch_up_request(&self) {
+        self.catch_up_requests.inc();
+    }
+
+    /// The recovery counters now.
+    pub fn recovery(&self) -> Recovery {
+        Recovery {
+            view_changes: self.view_changes.get(),
+            vertex_fetches: self.vertex_fetches.get(),
+            vertices_requested: self.vertices_requested.get(),
+            vertex_fetches_unanswered: self.vertex_fetches_unanswered.get(),
+            catch_up_requests: self.catch_up_requests.get(),
+        }
     }
 
     /// The OpenMetrics text exposition of every series.
@@ -186,6 +309,26 @@ mod tests {
         metrics.set_peers(3);
         metrics.on_view_change();
         metrics.on_censorship_suspected();
+        metrics.on_vertex_fetch(3);
+        metrics.on_vertex_fetch(2);
+        metrics.on_vertex_fetch_unanswered();
+        metrics.on_catch_up_request();
+        let recovery = metrics.recovery();
+        assert_eq!(
+            recovery,
+            Recovery {
+                view_changes: 1,
+                vertex_fetches: 2,
+                vertices_requested: 5,
+                vertex_fetches_unanswered: 1,
+                catch_up_requests: 1
+            }
+        );
+        assert_eq!((recovery + recovery).since(recovery), recovery);
+        assert_eq!(
+            (recovery + recovery).to_string(),
+            "2 view changes, 4 vertex fetches (10 vertices, 2 unanswered), 2 catch-up requests"
+        );
         let body = tokio::time::timeout(Duration::from_secs(10), http_get(addr, "/metrics"))
             .await
             .unwrap();
@@ -195,6 +338,10 @@ mod tests {
         assert!(body.contains("itc_peers 3\n"), "{body}");
         assert!(body.contains("itc_view_changes_total 1\n"), "{body}");
         assert!(body.contains("itc_censorship_suspicions_total 1\n"), "{body}");
+        assert!(body.contains("itc_vertex_fetches_total 2\n"), "{body}");
+        assert!(body.contains("itc_vertices_requested_total 5\n"), "{body}");
+        assert!(body.contains("itc_vertex_fetches_unanswered_total 1\n"), "{body}");
+        assert!(body.contains("itc_catch_up_requests_total 1\n"), "{body}");
         assert!(body.contains("itc_finality_latency_seconds_count 2\n"), "{body}");
         // 3 ms falls in the 4 ms bucket, 40 ms does not.
         assert!(body.contains("itc_finality_latency_seconds_bucket{le=\"0.004\"} 1\n"), "{body}");

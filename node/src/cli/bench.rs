@@ -96,8 +96,14 @@ pub struct FinalityReport {
     pub admission_p99: Duration,
     /// Finalised milestones that carried the benchmark's transfers.
     pub milestones: usize,
+    /// The longest wait between two of node 0's finalised milestones during the run (from the
+    /// first submission): a stall shows here even when too few transfers wait on it to move p99.
+    pub longest_gap: Duration,
     /// Batched sr25519 verifications per second on one core (the baseline).
     pub verify_per_sec: f64,
+    /// What the nodes had to recover during the run, summed over them: a run whose p99 stands
+    /// out shows here whether it waited on view changes or vertex fetches.
+    pub recovery: crate::metrics::Recovery,
 }
 
 impl std::fmt::Display for FinalityReport {
@@ -143,6 +149,12 @@ impl std::fmt::Display for FinalityReport {
             self.milestones,
             self.txs as f64 / self.milestones.max(1) as f64
         )?;
+        writeln!(
+            f,
+            "  longest gap          : {:.1} ms between two finalised milestones at node 0",
+            self.longest_gap.as_secs_f64() * 1e3
+        )?;
+        writeln!(f, "  recovery (all nodes) : {}", self.recovery)?;
         writeln!(
             f,
             "  baseline             : {:.0} batched signature verifications/s on one core",
@@ -318,6 +330,7 @@ async fn drive(
             .with_context(|| format!("WebSocket to {}", n.rpc_addr))?;
         clients.push(Arc::new(ws));
     }
+    let recovered_before = recovery(nodes);
     let started = Instant::now();
     let total = txs.len();
     let submitter = {
@@ -364,6 +377,7 @@ async fn drive(
     let mut own_latencies = Vec::with_capacity(total);
     let mut milestones = 0;
     let mut last_final = started;
+    let (mut last_milestone, mut longest_gap) = (started, Duration::ZERO);
     let deadline = Instant::now() + Duration::from_secs(120 + total as u64 / 100);
     while latencies.len() < total || own_latencies.len() < total {
         let next = tokio::time::timeout_at(deadline.into(), notes.recv()).await;
@@ -393,6 +407,8 @@ async fn drive(
         }
         if k == 0 {
             milestones += usize::from(latencies.len() > before);
+            longest_gap = longest_gap.max(now.saturating_duration_since(last_milestone));
+            last_milestone = now;
         }
     }
     submitter.await.context("submitter task")??;
@@ -413,6 +429,13 @@ async fn drive(
         admission_p50: percentile(&admissions, 0.5),
         admission_p99: percentile(&admissions, 0.99),
         milestones,
+        longest_gap,
         verify_per_sec,
+        recovery: recovery(nodes).since(recovered_before),
     })
+}
+
+/// The nodes' recovery counters, summed.
+fn recovery(nodes: &[Node]) -> crate::metrics::Recovery {
+    nodes.iter().map(Node::recovery).fold(Default::default(), |a, b| a + b)
 }

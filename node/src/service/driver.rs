@@ -531,6 +531,7 @@ impl Driver {
     /// vertices that arrived meanwhile by gossip count for neither.
     fn on_fetched(&mut self, (peer, answer): FetchAnswer) -> itc_chain::Result<Vec<Output>> {
         let Some(batch) = answer.filter(|b| !b.is_empty()) else {
+            self.metrics.on_vertex_fetch_unanswered();
             self.peer_book.record(peer, Answer::Useless, now_ms());
             return Ok(Vec::new());
         };
@@ -846,6 +847,7 @@ impl Driver {
         let Some(peer) = self.next_peer() else { return };
         let from = self.lock().v.consensus().last_committed().0 + 1;
         self.catch_up.in_flight = true;
+        self.metrics.on_catch_up_request();
         let count = MAX_MILESTONES_PER_REQUEST as u32;
         ask(
             &self.client,
@@ -900,6 +902,7 @@ impl Driver {
         let Some(peer) = self.next_peer() else { return };
         for chunk in hashes.chunks(MAX_VERTICES_PER_REQUEST) {
             let Ok(list) = BoundedVec::new(chunk.to_vec()) else { continue };
+            self.metrics.on_vertex_fetch(chunk.len());
             ask(&self.client, peer, Request::Vertices(list), &self.fetched_tx, vertices_of);
         }
     }
@@ -910,8 +913,12 @@ impl Driver {
     fn ask_tips(&mut self, peer: Option<PeerId>) {
         self.tips_asked = Instant::now();
         let Some(peer) = peer.or_else(|| self.next_peer()) else { return };
-        let (client, shared, fetched) =
-            (self.client.clone(), self.shared.clone(), self.fetched_tx.clone());
+        let (client, shared, fetched, metrics) = (
+            self.client.clone(),
+            self.shared.clone(),
+            self.fetched_tx.clone(),
+            self.metrics.clone(),
+        );
         tokio::spawn(async move {
             let tips = match client.request(peer, Request::Tips).await {
                 Ok(Response::Tips(tips)) => tips,
@@ -928,6 +935,7 @@ impl Driver {
             if let Ok(list) = BoundedVec::new(unknown) {
                 if !list.is_empty() {
                     tracing::debug!(%peer, count = list.len(), "fetching tips this node missed");
+                    metrics.on_vertex_fetch(list.len());
                     ask(&client, peer, Request::Vertices(list), &fetched, vertices_of);
                 }
             }

@@ -117,6 +117,7 @@ pub struct Node {
     finalized: tokio::sync::broadcast::Sender<rpc::FinalizedMilestone>,
     task: JoinHandle<Result<()>>,
     rpc: rpc::RpcServer,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Node {
@@ -179,6 +180,11 @@ impl Node {
     /// Connected peers.
     pub fn peer_count(&self) -> usize {
         self.shared().peers.len()
+    }
+
+    /// Its recovery counters so far (view changes, vertex fetches, catch-up requests).
+    pub fn recovery(&self) -> crate::metrics::Recovery {
+        self.metrics.recovery()
     }
 
     /// The peers this node banned for sending invalid data (see `network::Client::ban`).
@@ -254,7 +260,7 @@ pub async fn start(cfg: ServiceConfig) -> Result<Node> {
         store.clone(),
         client,
         events,
-        metrics,
+        metrics.clone(),
         stop_rx,
         fresh_writes,
     )?;
@@ -283,5 +289,6 @@ pub async fn start(cfg: ServiceConfig) -> Result<Node> {
         finalized,
         task,
         rpc,
+        metrics,
     })
 }
