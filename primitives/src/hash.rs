@@ -110,9 +110,16 @@ pub fn blake2_256(data: &[u8]) -> Hash {
     Hash(out)
 }
 
+/// The parameters of blake2b with a 256-bit output (no key, salt or personalisation).
+pub(crate) fn blake2_256_params() -> blake2b_simd::Params {
+    let mut params = blake2b_simd::Params::new();
+    params.hash_length(32);
+    params
+}
+
 /// blake2b-256 over the concatenation of several byte slices, without allocating.
 pub fn blake2_256_concat(parts: &[&[u8]]) -> Hash {
-    let mut state = blake2b_simd::Params::new().hash_length(32).to_state();
+    let mut state = blake2_256_params().to_state();
     for part in parts {
         state.update(part);
     }
