@@ -86,11 +86,13 @@ impl std::ops::Add for Recovery {
 
     fn add(self, o: Recovery) -> Recovery {
         Recovery {
-            view_changes: self.view_changes + o.view_changes,
-            vertex_fetches: self.vertex_fetches + o.vertex_fetches,
-            vertices_requested: self.vertices_requested + o.vertices_requested,
-            vertex_fetches_unanswered: self.vertex_fetches_unanswered + o.vertex_fetches_unanswered,
-            catch_up_requests: self.catch_up_requests + o.catch_up_requests,
+            view_changes: self.view_changes.saturating_add(o.view_changes),
+            vertex_fetches: self.vertex_fetches.saturating_add(o.vertex_fetches),
+            vertices_requested: self.vertices_requested.saturating_add(o.vertices_requested),
+            vertex_fetches_unanswered: self
+                .vertex_fetches_unanswered
+                .saturating_add(o.vertex_fetches_unanswered),
+            catch_up_requests: self.catch_up_requests.saturating_add(o.catch_up_requests),
         }
     }
 }
