@@ -430,13 +430,17 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
             }
         }
         let timeout_ms = self.cfg.parked_timeout_ms;
+        let timeout = if timeout_ms.is_multiple_of(1000) {
+            format!("{} s", timeout_ms / 1000)
+        } else {
+            format!("{timeout_ms} ms")
+        };
         for expired in self.parked.expire(now_ms, timeout_ms) {
             let reason = format!(
-                "dropped: nonce {} of {} did not reach this node within {} s; submit it, then \
-                 this transaction again",
+                "dropped: nonce {} of {} did not reach this node within {timeout}; submit it, \
+                 then this transaction again",
                 expired.tx.nonce.saturating_sub(1),
                 expired.tx.signer,
-                timeout_ms / 1000
             );
             self.parked.record_dropped(expired.tx_hash, reason);
         }

@@ -202,19 +202,26 @@ fn a_validator_behind_the_peers_consensus_memory_catches_up_from_their_stores() 
 
 /// `itc transfer` waits on the node's finalised-milestone subscription (the WebSocket on the
 /// RPC port), so it reports the milestone as soon as it is final; a transfer that finalises as
-/// failed is an error that gives the runtime's reason.
+/// failed is an error that gives the runtime's reason, and so is one the node parked and then
+/// dropped, which no milestone lists (well before the command's own timeout).
 #[test]
-fn the_transfer_command_reports_finality_and_failure() {
+fn the_transfer_command_reports_finality_failure_and_drops() {
     use itc_node::cli::client::{run_transfer, RpcArgs, TransferArgs};
     let rt = runtime();
-    let net = rt.block_on(LocalNet::start(1)).unwrap();
+    let net = rt
+        .block_on(LocalNet::start_with(1, |cfg| {
+            quick_heartbeat(cfg);
+            cfg.chain.parked_timeout_ms = 300;
+        }))
+        .unwrap();
     let rpc = format!("http://{}", net.node(0).rpc_addr);
-    let transfer = |from: &str, amount: &str| {
+    let transfer = |from: &str, amount: &str, nonce: Option<u64>| {
         let args = TransferArgs {
             from: from.into(),
             to: dev("Ferdie").public().to_string(),
             amount: amount.into(),
             tip: "0".into(),
+            nonce,
             no_wait: false,
             timeout: 90,
             rpc: RpcArgs { rpc: rpc.clone() },
@@ -225,7 +232,7 @@ fn the_transfer_command_reports_finality_and_failure() {
         (result.unwrap(), String::from_utf8(out).unwrap())
     };
 
-    let (result, out) = transfer("//Alice", "5");
+    let (result, out) = transfer("//Alice", "5", None);
     result.unwrap();
     assert!(out.contains("finalised in milestone"), "{out}");
     let hash = out.split_whitespace().nth(1).unwrap();
@@ -236,8 +243,17 @@ fn the_transfer_command_reports_finality_and_failure() {
         .unwrap();
     assert_eq!(status["status"], "finalized", "{status}");
 
-    let (result, _) = transfer("//Dave", "5000000000");
+    let (result, _) = transfer("//Dave", "5000000000", None);
     let err = format!("{:#}", result.unwrap_err());
     assert!(err.contains("failed: balances"), "{err}");
+
+    // Nonce 2 of //Bob, whose nonce 0 and 1 never come: parked, then dropped.
+    let (result, out) = transfer("//Bob", "1", Some(2));
+    assert!(
+        out.contains("parked: the node holds it until the account's transaction with nonce 1"),
+        "{out}"
+    );
+    let err = format!("{:#}", result.unwrap_err());
+    assert!(err.contains("dropped: nonce 1 of") && !err.contains("not final after"), "{err}");
     rt.block_on(net.shutdown()).unwrap();
 }

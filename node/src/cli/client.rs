@@ -40,6 +40,10 @@ pub struct TransferArgs {
     /// Tip for the proposer, in ITC.
     #[arg(long, default_value = "0")]
     pub tip: String,
+    /// The transaction's nonce; by default the node's `account_nextNonce`. A nonce past the
+    /// next one waits at the node (parked) until the ones before it arrive, or is dropped.
+    #[arg(long)]
+    pub nonce: Option<u64>,
     /// Return once submitted, without waiting for finality.
     #[arg(long)]
     pub no_wait: bool,
@@ -186,8 +190,13 @@ pub fn run_transfer(args: TransferArgs, out: &mut impl std::io::Write) -> anyhow
     runtime()?.block_on(async {
         let c = client(&args.rpc.rpc)?;
         let genesis = genesis_hash(&c).await?;
-        let nonce = call(&c, "account_nextNonce", rpc_params![from.public().to_string()]).await?;
-        let nonce = nonce.as_u64().context("account_nextNonce returned no number")?;
+        let nonce = match args.nonce {
+            Some(nonce) => nonce,
+            None => call(&c, "account_nextNonce", rpc_params![from.public().to_string()])
+                .await?
+                .as_u64()
+                .context("account_nextNonce returned no number")?,
+        };
         let tx = signed_transfer(&from, genesis, nonce, to, amount, tip);
         // Subscribed before submitting, so the milestone that confirms the transfer cannot
         // be missed.
@@ -195,6 +204,14 @@ pub fn run_transfer(args: TransferArgs, out: &mut impl std::io::Write) -> anyhow
         let started = Instant::now();
         let hash = submit(&c, &tx).await?;
         writeln!(out, "submitted {} (nonce {nonce})", hash.to_hex())?;
+        let status = call(&c, "tx_status", rpc_params![hash.to_hex()]).await?;
+        if let Some(waiting_for) = status.get("waitingFor").and_then(Value::as_u64) {
+            writeln!(
+                out,
+                "parked: the node holds it until the account's transaction with nonce \
+                 {waiting_for} arrives"
+            )?;
+        }
         if args.no_wait {
             return Ok(());
         }
@@ -225,6 +242,10 @@ pub fn run_transfer(args: TransferArgs, out: &mut impl std::io::Write) -> anyhow
 
 /// How often `itc transfer` asks for the status when the node offers no WebSocket.
 const STATUS_POLL: Duration = Duration::from_millis(50);
+
+/// How often `itc transfer` asks for the status between the subscription's notifications: a
+/// transaction can also end without a milestone listing it (a parked one is dropped).
+const STATUS_RECHECK: Duration = Duration::from_secs(1);
 
 /// The WebSocket form of an HTTP JSON-RPC endpoint (the node serves both on one port).
 fn ws_url(http: &str) -> Option<String> {
@@ -258,9 +279,10 @@ fn lists(note: &Value, hash: &Hash) -> bool {
     })
 }
 
-/// Waits until `hash` is finalised or failed in a finalised milestone and returns its
-/// `tx_status` answer, or `None` at `deadline`. With a subscription it asks for the status
-/// once, when a milestone lists the transaction; without one (or once it ends) it polls.
+/// Waits until `hash` is finalised, failed in a finalised milestone or dropped, and returns its
+/// `tx_status` answer, or `None` at `deadline`. With a subscription it asks for the status when
+/// a milestone lists the transaction and every [`STATUS_RECHECK`] without one; without a
+/// subscription (or once it ends) it polls.
 async fn wait_final(
     c: &HttpClient,
     mut finals: Option<(WsClient, Subscription<Value>)>,
@@ -270,12 +292,21 @@ async fn wait_final(
     let until = tokio::time::Instant::from_std(deadline);
     loop {
         if let Some((_, sub)) = finals.as_mut() {
-            match tokio::time::timeout_at(until, sub.next()).await {
-                Err(_) => return Ok(None),
-                Ok(Some(Ok(note))) if !lists(&note, &hash) => continue,
-                Ok(Some(Ok(_))) => {}
-                // The subscription ended or sent something unreadable: poll from here on.
-                Ok(_) => finals = None,
+            let recheck = until.min(tokio::time::Instant::now() + STATUS_RECHECK);
+            loop {
+                match tokio::time::timeout_at(recheck, sub.next()).await {
+                    Err(_) if recheck == until => return Ok(None),
+                    // No milestone listed it for a while: ask, then wait again.
+                    Err(_) => break,
+                    Ok(Some(Ok(note))) if !lists(&note, &hash) => {}
+                    // Listed (if it is not reported final, from a node that answers from a
+                    // lagging replica, say, no later milestone will list it again), or the
+                    // subscription ended or sent something unreadable: poll from here on.
+                    Ok(_) => {
+                        finals = None;
+                        break;
+                    }
+                }
             }
         }
         let status = call(c, "tx_status", rpc_params![hash.to_hex()]).await?;
@@ -285,9 +316,7 @@ async fn wait_final(
         if Instant::now() > deadline {
             return Ok(None);
         }
-        // Listed but not reported final (a node that answers from a lagging replica, say): no
-        // later milestone will list it again, so poll from here on.
-        if finals.take().is_none() {
+        if finals.is_none() {
             tokio::time::sleep(STATUS_POLL).await;
         }
     }
