@@ -17,7 +17,7 @@
 //! `itc_consensus::PersistRecord::durability` calls buffered (a backup's prepares) and the
 //! committed-milestone and checkpoint records, which the next finalised write syncs.
 //!
-//! # Layout (schema `itc-db/2`)
+//! # Layout (schema `itc-db/3`)
 //! All integers in keys are big-endian so that byte order is numeric order; values are SCALE.
 //!
 //! | column | key | value |
@@ -38,8 +38,8 @@
 //! | `state_tree` | `b'n'` ++ Borsh(JMT node key) | Borsh(JMT node) |
 //! | `state_tree` | `b'h'` ++ key hash (32) ++ JMT version (u64 BE) | SCALE(`Option<value>`) |
 //! | `state_tree` | `b'm'` ++ `b"version"` / `b"root"` ++ version (u64 BE) | latest state version / its root |
-//! | `state_tree` | `b'm'` ++ `b"stale"` ++ JMT version (u64 BE) ++ Borsh(JMT node key) | empty: a node that version replaced, deleted with it once older than `state_pruning` versions |
-//! | `state_tree` | `b'm'` ++ `b"hstale"` ++ JMT version (u64 BE) ++ key hash (32) ++ JMT version (u64 BE) | empty: a value-history entry that version made obsolete, deleted with it likewise |
+//! | `state_tree` | `b'm'` ++ `b"stale"` ++ JMT version (u64 BE) | SCALE(`Vec<Vec<u8>>`) of Borsh(JMT node key): the nodes that version replaced, deleted with the list once older than `state_pruning` versions |
+//! | `state_tree` | `b'm'` ++ `b"hstale"` ++ JMT version (u64 BE) | SCALE(`Vec<Vec<u8>>`) of history keys (key hash (32) ++ JMT version (u64 BE)): the value-history entries that version made obsolete, deleted likewise |
 //! | `consensus` | sequence (u64 BE) | SCALE(`itc_consensus::PersistRecord`), in persist order |
 //!
 //! At every stable checkpoint the driver rewrites the `consensus` column with what
@@ -52,7 +52,9 @@
 //! `65 00 00 00 00 00 00 00 02`.
 //!
 //! Schema 2 added the epoch index (a restart resumes in the latest epoch without reading the
-//! chain from genesis); a schema-1 database is refused, resync it.
+//! chain from genesis). Schema 3 keeps one list of stale keys per JMT version where schema 2
+//! kept a marker per key (half the state tree's writes; `itc_runtime::state::kv`). A database of
+//! an older schema is refused: resync it.
 mod chain;
 mod kv;
 

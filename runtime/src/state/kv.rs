@@ -8,10 +8,13 @@
 //! - [`Column::Nodes`]: Borsh(JMT `NodeKey`) → Borsh(JMT `Node`);
 //! - [`Column::History`]: key hash (32) ++ JMT version (u64 big-endian) → SCALE(`Option<value>`);
 //! - [`Column::Meta`]: `b"version"` → SCALE(u64) latest state version; `b"root" ++ version (u64
-//!   big-endian)` → its 32-byte root; with pruning, `b"stale" ++ JMT version (u64 big-endian) ++
-//!   Borsh(JMT `NodeKey`)` → empty: the node that JMT version replaced, and `b"hstale" ++ JMT
-//!   version (u64 big-endian) ++ history key (40)` → empty: the history entry that version made
-//!   obsolete (the key's previous entry, or a deletion's own entry, which no tree reads).
+//!   big-endian)` → its 32-byte root; with pruning, `b"stale" ++ JMT version (u64 big-endian)`
+//!   → SCALE(`Vec<Vec<u8>>`) of Borsh(JMT `NodeKey`): the nodes that JMT version replaced, and
+//!   `b"hstale" ++ JMT version (u64 big-endian)` → SCALE(`Vec<Vec<u8>>`) of history keys (40
+//!   bytes each): the history entries that version made obsolete (a key's previous entry, or a
+//!   deletion's own entry, which no tree reads). Test vector: the node list of JMT version 2
+//!   naming the keys `0a0b` and `0c` is key `7374616c65 0000000000000002`, value
+//!   `08 08 0a0b 04 0c`.
 //!
 //! Pruning ([`JmtBackend::keep_versions`]): committing state version `v` also deletes the nodes
 //! and history entries that no tree from state version `v - keep` on reads (those replaced at
@@ -133,13 +136,13 @@ fn history_key(key_hash: &KeyHash, version: Version) -> Vec<u8> {
     k
 }
 
-fn stale_prefix(jmt_version: Version) -> Vec<u8> {
+fn stale_key(jmt_version: Version) -> Vec<u8> {
     let mut k = b"stale".to_vec();
     k.extend_from_slice(&jmt_version.to_be_bytes());
     k
 }
 
-fn history_stale_prefix(jmt_version: Version) -> Vec<u8> {
+fn history_stale_key(jmt_version: Version) -> Vec<u8> {
     let mut k = b"hstale".to_vec();
     k.extend_from_slice(&jmt_version.to_be_bytes());
     k
@@ -261,7 +264,14 @@ impl<S: KvStore> JmtBackend<S> {
         &mut self.store
     }
 
-    fn node_writes(&self, batch: &TreeUpdateBatch, out: &mut Vec<Write>) -> Result<()> {
+    /// The writes of `batch`'s nodes and values; with pruning, what they make obsolete goes in
+    /// `stale` (see [`StaleLists`]).
+    fn node_writes(
+        &self,
+        batch: &TreeUpdateBatch,
+        stale: &mut StaleLists,
+        out: &mut Vec<Write>,
+    ) -> Result<()> {
         for (key, node) in batch.node_batch.nodes() {
             out.push((Column::Nodes, borsh_bytes(key)?, Some(borsh_bytes(node)?)));
         }
@@ -275,45 +285,97 @@ impl<S: KvStore> JmtBackend<S> {
                     None => None,
                 };
                 let obsolete = previous.map(|(k, _)| k).into_iter();
-                for old in obsolete.chain(value.is_none().then(|| entry.clone())) {
-                    let mut marker = history_stale_prefix(*version);
-                    marker.extend(old);
-                    out.push((Column::Meta, marker, Some(Vec::new())));
-                }
+                let list = stale.entry((Stale::History, *version)).or_default();
+                list.extend(obsolete.chain(value.is_none().then(|| entry.clone())));
             }
             out.push((Column::History, entry, Some(value.encode())));
         }
         if self.keep.is_some() {
-            for stale in &batch.stale_node_index_batch {
-                let mut key = stale_prefix(stale.stale_since_version);
-                key.extend(borsh_bytes(&stale.node_key)?);
-                out.push((Column::Meta, key, Some(Vec::new())));
+            for node in &batch.stale_node_index_batch {
+                let list = stale.entry((Stale::Nodes, node.stale_since_version)).or_default();
+                list.push(borsh_bytes(&node.node_key)?);
             }
         }
         Ok(())
     }
 
+    /// Writes each list of `stale`, appended to the one already stored for its version if any
+    /// (a commit only adds to its own two JMT versions, so normally there is none).
+    fn stale_writes(&self, stale: StaleLists, out: &mut Vec<Write>) -> Result<()> {
+        for ((kind, jmt_version), mut keys) in stale {
+            if keys.is_empty() {
+                continue;
+            }
+            if let Some(stored) = self.stale_list(kind, jmt_version)? {
+                keys.splice(0..0, stored);
+            }
+            out.push((Column::Meta, kind.list_key(jmt_version), Some(keys.encode())));
+        }
+        Ok(())
+    }
+
+    /// The stale list of `kind` stored for JMT version `jmt_version`, if any.
+    fn stale_list(&self, kind: Stale, jmt_version: Version) -> Result<Option<Vec<Vec<u8>>>> {
+        let Some(bytes) = self.store.get(Column::Meta, &kind.list_key(jmt_version))? else {
+            return Ok(None);
+        };
+        itc_primitives::decode_untrusted::<Vec<Vec<u8>>>(&bytes).map(Some).map_err(|e| {
+            Error::Backend(format!(
+                "stored stale list ({kind:?}) of JMT version {jmt_version} does not decode ({e}); \
+                 the database is damaged"
+            ))
+        })
+    }
+
     /// Deletes the nodes and history entries replaced at JMT versions `2 (version - keep)` and
-    /// `+ 1`, and their index entries: no tree from state version `version - keep` on reads
+    /// `+ 1`, and their stale lists: no tree from state version `version - keep` on reads
     /// them. Every commit prunes the next two JMT versions, so together they prune everything.
     fn prune_writes(&self, version: u64, out: &mut Vec<Write>) -> Result<()> {
         let Some(oldest) = self.keep.and_then(|keep| version.checked_sub(keep)) else {
             return Ok(());
         };
         for jmt_version in [2 * oldest, 2 * oldest + 1] {
-            for (prefix, column) in [
-                (stale_prefix(jmt_version), Column::Nodes),
-                (history_stale_prefix(jmt_version), Column::History),
-            ] {
-                for (key, _) in self.store.iter_prefix(Column::Meta, &prefix)? {
-                    out.push((column, key[prefix.len()..].to_vec(), None));
-                    out.push((Column::Meta, key, None));
-                }
+            for kind in [Stale::Nodes, Stale::History] {
+                let Some(keys) = self.stale_list(kind, jmt_version)? else { continue };
+                out.extend(keys.into_iter().map(|key| (kind.column(), key, None)));
+                out.push((Column::Meta, kind.list_key(jmt_version), None));
             }
         }
         Ok(())
     }
 }
+
+/// What a stale list names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Stale {
+    /// JMT nodes (keys of [`Column::Nodes`]).
+    Nodes,
+    /// Value-history entries (keys of [`Column::History`]).
+    History,
+}
+
+impl Stale {
+    /// Where the list of JMT version `jmt_version` is kept in [`Column::Meta`].
+    fn list_key(self, jmt_version: Version) -> Vec<u8> {
+        match self {
+            Stale::Nodes => stale_key(jmt_version),
+            Stale::History => history_stale_key(jmt_version),
+        }
+    }
+
+    fn column(self) -> Column {
+        match self {
+            Stale::Nodes => Column::Nodes,
+            Stale::History => Column::History,
+        }
+    }
+}
+
+/// The keys each JMT version made obsolete, by kind and version: one stored list per version
+/// and kind rather than one marker per key, so pruning a version writes two values and reads
+/// two, where markers doubled the tree's writes (a marker per replaced node or entry, and its
+/// deletion later).
+type StaleLists = BTreeMap<(Stale, Version), Vec<Vec<u8>>>;
 
 impl<S: KvStore> StateBackend for JmtBackend<S> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
@@ -372,8 +434,10 @@ impl<S: KvStore> StateBackend for JmtBackend<S> {
         let root = Hash(root.0);
 
         let mut writes = Vec::new();
-        self.node_writes(&first, &mut writes)?;
-        self.node_writes(&second, &mut writes)?;
+        let mut stale = StaleLists::new();
+        self.node_writes(&first, &mut stale, &mut writes)?;
+        self.node_writes(&second, &mut stale, &mut writes)?;
+        self.stale_writes(stale, &mut writes)?;
         self.prune_writes(version, &mut writes)?;
         for (k, v) in std::mem::take(&mut self.staged) {
             writes.push((Column::Values, k, v));
@@ -539,6 +603,17 @@ mod tests {
             }
         }
         assert_eq!(pruned.prove(b"k/0", 35), Err(Error::UnknownVersion(35)));
+        // Stale lists remain only for the JMT versions of state versions 37 to 39 (not yet
+        // pruned): two kinds, two JMT versions each, at most.
+        let lists = pruned
+            .store()
+            .columns
+            .keys()
+            .filter(|(c, k)| {
+                *c == Column::Meta && (k.starts_with(b"stale") || k.starts_with(b"hstale"))
+            })
+            .count();
+        assert!((1..=12).contains(&lists), "{lists} stale lists");
         // Roots of pruned versions stay; a reopened store goes on committing and pruning.
         assert_eq!(pruned.root(3), archive.root(3));
         let mut reopened = JmtBackend::open(pruned.store().clone()).unwrap().keep_versions(3);
@@ -547,5 +622,34 @@ mod tests {
         assert_eq!(reopened.commit(40), archive.commit(40));
         let proof = reopened.prove(b"k/5", 40).unwrap();
         proof.verify(&reopened.root(40).unwrap()).unwrap();
+    }
+
+    /// The stored stale lists' layout (module docs), and a damaged list is an error that says
+    /// so when its version is pruned.
+    #[test]
+    fn stale_lists_have_the_documented_layout_and_damage_is_reported() {
+        assert_eq!(hex::encode(stale_key(2)), "7374616c650000000000000002");
+        assert_eq!(hex::encode(history_stale_key(2)), "687374616c650000000000000002");
+        assert_eq!(hex::encode(vec![vec![0x0a_u8, 0x0b], vec![0x0c]].encode()), "08080a0b040c");
+
+        let mut db = JmtBackend::open(MemoryKv::default()).unwrap().keep_versions(1);
+        for version in 0..3u64 {
+            db.put(b"k".to_vec(), version.to_le_bytes().to_vec());
+            db.commit(version).unwrap();
+        }
+        // State version 3 prunes JMT versions 4 and 5 (state version 2's).
+        let stored = db.store().get(Column::Meta, &stale_key(4)).unwrap().unwrap();
+        let keys: Vec<Vec<u8>> = itc_primitives::decode_untrusted(&stored).unwrap();
+        assert!(!keys.is_empty());
+        assert!(keys.iter().all(|k| db.store().get(Column::Nodes, k).unwrap().is_some()));
+        let mut damaged = db.clone();
+        damaged.store.write(vec![(Column::Meta, stale_key(4), Some(vec![0xff]))]).unwrap();
+        damaged.put(b"k".to_vec(), vec![3]);
+        let err = damaged.commit(3).unwrap_err().to_string();
+        assert!(err.contains("stale list") && err.contains("damaged"), "{err}");
+        db.put(b"k".to_vec(), vec![3]);
+        db.commit(3).unwrap();
+        assert_eq!(db.store().get(Column::Meta, &stale_key(4)).unwrap(), None);
+        assert!(keys.iter().all(|k| db.store().get(Column::Nodes, k).unwrap().is_none()));
     }
 }
