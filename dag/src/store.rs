@@ -48,7 +48,9 @@ pub trait DagStore {
     }
     /// Stores a newly attached vertex with its metadata.
     fn put_vertex(&mut self, hash: Hash, vertex: Vertex, meta: VertexMeta) -> Result<()>;
-    /// Replaces the metadata of a stored vertex (on confirmation).
+    /// Replaces the metadata of a stored vertex (on confirmation). The DAG calls it only for
+    /// vertices of its graph, which it stored with [`DagStore::put_vertex`]; a store need not
+    /// check that again.
     fn put_meta(&mut self, hash: Hash, meta: VertexMeta) -> Result<()>;
     /// Calls `f` once for every stored vertex's hash and metadata, in no particular order.
     fn for_each_meta(&self, f: &mut dyn FnMut(&Hash, &VertexMeta) -> Result<()>) -> Result<()>;

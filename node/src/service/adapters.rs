@@ -276,11 +276,8 @@ impl DagStore for DbDag {
     }
 
     fn put_meta(&mut self, hash: Hash, meta: VertexMeta) -> itc_dag::Result<()> {
-        if !self.pending.contains_key(&(Column::Vertices, hash.0.to_vec()))
-            && self.kv.get(Column::Vertices, &hash.0).map_err(dag_err)?.is_none()
-        {
-            return Err(dag_err(format!("metadata for unknown vertex {hash}")));
-        }
+        // No read to check the vertex is stored: the DAG confirms only vertices of its graph,
+        // each stored by `put_vertex` first (that read was 1.5 % of a validator's CPU).
         self.pending.insert((Column::Indexes, meta_key(&hash)), meta.encode());
         Ok(())
     }
