@@ -7,7 +7,9 @@ use itc_consensus::{
     message::CertifiedMilestone, Action, Evidence, Input, Pbft, PersistId, PersistRecord,
     SignedMessage, TimerId, VerifiedMessage,
 };
-use itc_dag::{Attachment, Confidence, Dag, DagConfig, DagStore, InsertOutcome, PreparedVertex};
+use itc_dag::{
+    Attachment, Confidence, Dag, DagConfig, DagStore, Difficulty, InsertOutcome, PreparedVertex,
+};
 use itc_primitives::{
     blake2_256, merkle::merkle_root, AccountId, BoundedVec, Committee, FinalityCertificate, Hash,
     MilestoneHeader, MilestoneNumber, Nonce, Pair, Transaction, Vertex,
@@ -17,7 +19,7 @@ use itc_runtime::{GenesisConfig, MilestoneContext, Parameters, Receipt, StateBac
 use crate::{
     execute::{execute, load, mismatch, select_batch, Execution},
     genesis::{self, Genesis},
-    mempool::{check_admission, difficulty_of, fee_of, params_of, Parked, Pending},
+    mempool::{check_admission, fee_of, params_of, Difficulties, Parked, Pending},
     ChainConfig, Error, Result,
 };
 
@@ -397,7 +399,7 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
                 parents.push(previous);
             }
         }
-        let difficulty = difficulty_of(&self.state, &tx.signer);
+        let difficulty = Difficulties::new(&self.state).required_bits(&tx.signer);
         let (pow_nonce, _) =
             Vertex::mine(&tx_hash, &parents, difficulty, 0, self.cfg.max_pow_attempts)
                 .ok_or(Error::PowNotFound { difficulty, attempts: self.cfg.max_pow_attempts })?;
@@ -491,8 +493,7 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
                 Err(e) => results.push(Err(e.into())),
             }
         }
-        let state = &self.state;
-        let difficulty = |who: &AccountId| difficulty_of(state, who);
+        let difficulty = Difficulties::new(&self.state);
         let outcomes = self.dag.insert_prepared_batch(prepared, &difficulty);
         let mut out = Vec::new();
         for (slot, outcome) in slots.into_iter().zip(outcomes) {
@@ -536,8 +537,7 @@ impl<S: DagStore, B: StateBackend + Clone> Validator<S, B> {
         out: &mut Vec<Output>,
     ) -> Result<(Hash, Hash, Vec<Hash>)> {
         let tx_hash = vertex.tx_hash;
-        let state = &self.state;
-        let difficulty = |who: &AccountId| difficulty_of(state, who);
+        let difficulty = Difficulties::new(&self.state);
         let outcome = self.dag.insert_prepared(vertex, &difficulty)?;
         let missing = self.after_insert(&outcome, now_ms, out)?;
         self.drive(Vec::new(), now_ms, out)?;

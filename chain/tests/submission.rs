@@ -327,3 +327,39 @@ fn a_parked_transaction_whose_gap_never_fills_is_dropped_with_the_reason() {
         TxStatus::Parked { waiting_for: 2 }
     );
 }
+
+/// The PoW a vertex needs is its signer's security level's, read from the state's table: with
+/// a table of 10 bits, a light client's vertex mined for 8 is refused saying what it needs,
+/// and one mined for 10 is admitted; the node mines its own attachments for 10.
+#[test]
+fn a_vertex_needs_the_pow_of_its_signers_security_level() {
+    let mut genesis = genesis_config(4).unwrap();
+    genesis.security_levels = vec![10];
+    let mut net = Network::new(4, 7, ChainConfig::default(), genesis).unwrap();
+    let pairs = dev_pairs().unwrap();
+    let g = net.nodes[0].genesis_hash();
+    let vertex = |nonce: u64, bits: u32| {
+        let tx = transfer(&pairs[4], g, nonce, pairs[5].public(), 1);
+        let tx_hash = tx.hash();
+        // The first nonce with `bits` leading zero bits but fewer than 10, or with 10.
+        let mut start = 0;
+        let pow_nonce = loop {
+            let (found, hash) = itc_primitives::Vertex::mine(&tx_hash, &[g], bits, start, 1 << 24)
+                .expect("found within the attempts");
+            if bits >= 10 || hash.leading_zero_bits() < 10 {
+                break found;
+            }
+            start = found + 1;
+        };
+        let parents = itc_primitives::BoundedVec::new(vec![g]).unwrap();
+        itc_primitives::Vertex { tx, parents, pow_nonce }.encode()
+    };
+    let err = net.nodes[1].submit_vertex(&vertex(0, 8), 0).unwrap_err();
+    assert!(err.to_string().contains("difficulty 10"), "{err}");
+    assert!(net.nodes[1].submit_vertex(&vertex(0, 10), 0).is_ok());
+    let own = net.submit(2, transfer(&pairs[3], g, 0, pairs[5].public(), 1)).unwrap();
+    let TxStatus::Pending { vertex, .. } = net.nodes[2].tx_status(&own.tx_hash).unwrap() else {
+        panic!("the node attaches its client's transaction");
+    };
+    assert!(vertex.leading_zero_bits() >= 10, "{vertex}");
+}

@@ -178,8 +178,14 @@ pub fn set_account(ext: &mut Ext<'_>, who: &AccountId, info: &AccountInfo) {
 /// if it chose none). The DAG asks this before accepting a vertex.
 pub fn pow_difficulty(ext: &Ext<'_>, who: &AccountId) -> Result<u32> {
     let table = SECURITY_LEVELS.get_or_default(ext)?;
-    let level = SECURITY_LEVEL_OF.get_or_default(ext, who)?;
-    Ok(table.get(usize::from(level)).or_else(|| table.first()).copied().unwrap_or(0))
+    Ok(level_difficulty(&table, SECURITY_LEVEL_OF.get_or_default(ext, who)?))
+}
+
+/// The difficulty of security level `level` in `table` ([`SECURITY_LEVELS`]): level 0's for a
+/// level the table lacks, 0 for an empty table. For callers that read the table once for many
+/// accounts; [`pow_difficulty`] is the one-account form.
+pub fn level_difficulty(table: &[u32], level: u8) -> u32 {
+    table.get(usize::from(level)).or_else(|| table.first()).copied().unwrap_or(0)
 }
 
 /// Invariants: parameters exist and are sane, the security table is non-empty, and every
