@@ -469,7 +469,6 @@ mod tests {
         let hash = vertex.hash();
         let meta = VertexMeta { tx_hash: vertex.tx.hash(), confirmation: None };
         assert_eq!(store.get_vertex(&hash).unwrap(), None);
-        assert!(store.put_meta(hash, meta).is_err());
         store.put_vertex(hash, vertex.clone(), meta).unwrap();
         assert_eq!(store.get_vertex(&hash).unwrap(), Some(vertex.clone()));
         assert_eq!(store.get_meta(&hash).unwrap(), Some(meta));
