@@ -862,3 +862,36 @@ fn pipelining_the_primary_proposes_the_next_milestone_once_it_committed_the_prev
     assert_eq!(proposed[0].1, first);
     assert_ne!(proposed[1].1, first, "2 is built on 1, not on the last final milestone");
 }
+
+/// `Pbft::wants`: a late vote (one agreeing with a quorum the replica already holds for that
+/// phase) is not wanted, so a caller may drop it without checking its signature; a vote before
+/// the quorum, a vote for another digest, a vote from a sender that voted for another digest
+/// first (evidence), and every other message are wanted.
+#[test]
+fn late_votes_are_not_wanted_but_conflicting_ones_are() {
+    let mut c = Cluster::new(4, cfg());
+    let vote = |seq, digest| Vote { view: 0, seq, digest };
+    let signed = |i: usize, body| SignedMessage::sign(&test_pair(i), 0, body);
+    // Before anything: no slot, every vote is wanted.
+    assert!(c.replicas[0].wants(&signed(3, Body::Commit(vote(1, Hash([1; 32]))))));
+    // Milestone 1 commits at replicas 0 to 2 without a word from replica 3.
+    c.filter = Box::new(|from, _, _| from != 3);
+    run_until(&mut c, &[0, 1, 2], 1);
+    let digest = c.committed[0][0].0.hash();
+    let other = Hash([9; 32]);
+    for i in 0..3 {
+        let r = &c.replicas[i];
+        assert!(!r.wants(&signed(3, Body::Prepare(vote(1, digest)))), "replica {i}: late prepare");
+        assert!(!r.wants(&signed(3, Body::Commit(vote(1, digest)))), "replica {i}: late commit");
+        assert!(r.wants(&signed(3, Body::Commit(vote(1, other)))), "replica {i}: other digest");
+        assert!(r.wants(&signed(3, Body::Commit(vote(2, digest)))), "replica {i}: next slot");
+    }
+    // Replica 3 first votes for another digest at replica 0: its later vote for the quorum's
+    // digest is wanted, and reported as evidence.
+    let first = signed(3, Body::Commit(vote(1, other)));
+    c.input(0, Input::Message(c.keys[3], first));
+    let second = signed(3, Body::Commit(vote(1, digest)));
+    assert!(c.replicas[0].wants(&second));
+    c.input(0, Input::Message(c.keys[3], second));
+    assert_eq!(c.evidence[0].len(), 1, "{:?}", c.evidence[0]);
+}

@@ -15,6 +15,7 @@
 //! | `itc_vertices_requested_total` | counter | vertices those requests named |
 //! | `itc_vertex_fetches_unanswered_total` | counter | vertex requests that failed or came back empty |
 //! | `itc_catch_up_requests_total` | counter | requests for certified milestones (state transfer) |
+//! | `itc_late_votes_dropped_total` | counter | consensus votes dropped unchecked: they agreed with a quorum this node already held, and every peer had them from their sender |
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,6 +43,7 @@ pub struct Metrics {
     peers: Gauge,
     view_changes: Counter,
     censorship_suspicions: Counter,
+    late_votes_dropped: Counter,
     vertex_fetches: Counter,
     vertices_requested: Counter,
     vertex_fetches_unanswered: Counter,
@@ -128,6 +130,7 @@ impl Metrics {
         let peers = Gauge::default();
         let view_changes = Counter::default();
         let censorship_suspicions = Counter::default();
+        let late_votes_dropped = Counter::default();
         let (vertex_fetches, vertices_requested) = (Counter::default(), Counter::default());
         let (vertex_fetches_unanswered, catch_up_requests) =
             (Counter::default(), Counter::default());
@@ -152,6 +155,11 @@ impl Metrics {
             "censorship_suspicions",
             "Times this validator suspected the primary of leaving out a vertex",
             censorship_suspicions.clone(),
+        );
+        registry.register(
+            "late_votes_dropped",
+            "Consensus votes dropped unchecked because they agreed with a quorum already held",
+            late_votes_dropped.clone(),
         );
         registry.register(
             "vertex_fetches",
@@ -181,6 +189,7 @@ impl Metrics {
             peers,
             view_changes,
             censorship_suspicions,
+            late_votes_dropped,
             vertex_fetches,
             vertices_requested,
             vertex_fetches_unanswered,
@@ -212,6 +221,11 @@ impl Metrics {
     /// Records a suspicion of censorship (see `itc_chain::Output::SuspectedCensorship`).
     pub fn on_censorship_suspected(&self) {
         self.censorship_suspicions.inc();
+    }
+
+    /// Records a late consensus vote dropped without checking its signature.
+    pub fn on_late_vote_dropped(&self) {
+        self.late_votes_dropped.inc();
     }
 
     /// Records a request for `vertices` missing vertices.
@@ -311,6 +325,8 @@ mod tests {
         metrics.set_peers(3);
         metrics.on_view_change();
         metrics.on_censorship_suspected();
+        metrics.on_late_vote_dropped();
+        metrics.on_late_vote_dropped();
         metrics.on_vertex_fetch(3);
         metrics.on_vertex_fetch(2);
         metrics.on_vertex_fetch_unanswered();
@@ -340,6 +356,7 @@ mod tests {
         assert!(body.contains("itc_peers 3\n"), "{body}");
         assert!(body.contains("itc_view_changes_total 1\n"), "{body}");
         assert!(body.contains("itc_censorship_suspicions_total 1\n"), "{body}");
+        assert!(body.contains("itc_late_votes_dropped_total 2\n"), "{body}");
         assert!(body.contains("itc_vertex_fetches_total 2\n"), "{body}");
         assert!(body.contains("itc_vertices_requested_total 5\n"), "{body}");
         assert!(body.contains("itc_vertex_fetches_unanswered_total 1\n"), "{body}");

@@ -193,6 +193,8 @@ pub struct Outcome {
     pub evidence: u64,
     /// View changes started by honest replicas.
     pub view_changes: u64,
+    /// Late votes the odd replicas dropped unchecked ([`crate::Pbft::wants`]).
+    pub late_votes_dropped: u64,
 }
 
 impl Outcome {
@@ -263,6 +265,7 @@ struct Sim {
     violations: Vec<Violation>,
     events: u64,
     evidence: u64,
+    late_votes_dropped: u64,
 }
 
 /// The committee of epoch `e` in a simulation: the keys rotated by `e` (so the primaries move).
@@ -319,6 +322,7 @@ pub fn run(cfg: SimConfig) -> Outcome {
         violations: Vec::new(),
         events: 0,
         evidence: 0,
+        late_votes_dropped: 0,
     };
     if cfg.debug {
         for (i, node) in sim.nodes.iter().enumerate() {
@@ -347,6 +351,7 @@ fn failed_config(cfg: SimConfig, why: &str) -> Outcome {
         end_ms: 0,
         evidence: 0,
         view_changes: 0,
+        late_votes_dropped: 0,
     }
 }
 
@@ -624,6 +629,12 @@ impl Sim {
                     let key = self.keys[from];
                     // Odd replicas check signatures on receipt, as gossip validation does, and
                     // hand the replica a verified message; the others leave it to the replica.
+                    // Like the node's driver, the odd ones first drop, unchecked, a late vote
+                    // the replica does not want (`Pbft::wants`).
+                    if to % 2 == 1 && !self.nodes[to].pbft.wants(&msg) {
+                        self.late_votes_dropped += 1;
+                        return;
+                    }
                     let input = if to % 2 == 1 {
                         match msg.verified() {
                             Ok(checked) => Input::Verified(key, checked),
@@ -871,6 +882,7 @@ impl Sim {
             end_ms: self.now,
             evidence: self.evidence,
             view_changes,
+            late_votes_dropped: self.late_votes_dropped,
         }
     }
 

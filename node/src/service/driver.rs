@@ -665,6 +665,14 @@ impl Driver {
                             self.report(message_id, source, Validation::Ignore);
                             return Ok(Vec::new());
                         }
+                        // A late vote (agreeing with a quorum this node already holds) that
+                        // every peer had from its sender adds nothing here and needs no relay:
+                        // dropped without checking its signature (`Pbft::wants`).
+                        if covered && !elsewhere && !self.lock().v.consensus().wants(&message) {
+                            self.metrics.on_late_vote_dropped();
+                            self.report(message_id, source, Validation::Ignore);
+                            return Ok(Vec::new());
+                        }
                         let (from, kind) = (message.sender, message.body.kind());
                         let message = match message.verified() {
                             Ok(checked) => checked,
