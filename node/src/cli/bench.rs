@@ -439,3 +439,43 @@ async fn drive(
 fn recovery(nodes: &[Node]) -> crate::metrics::Recovery {
     nodes.iter().map(Node::recovery).fold(Default::default(), |a, b| a + b)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_of_few_and_no_samples() {
+        let ms = |v: u64| Duration::from_millis(v);
+        assert_eq!(percentile(&[], 0.5), Duration::ZERO);
+        assert_eq!(percentile(&[ms(7)], 0.99), ms(7));
+        let sorted: Vec<Duration> = (1..=100).map(ms).collect();
+        assert_eq!(percentile(&sorted, 0.5), ms(51));
+        assert_eq!(percentile(&sorted, 0.99), ms(99));
+        assert_eq!(percentile(&sorted, 1.0), ms(100));
+    }
+
+    /// A small run end to end (four validators over loopback, RocksDB, WebSocket submissions):
+    /// every transfer is accounted for and the figures hang together.
+    #[test]
+    fn a_small_run_reports_consistent_figures() {
+        let args = FinalityArgs { validators: 4, txs: 48, rate: 0, accounts: 12, concurrency: 8 };
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        let report = runtime.block_on(finality(args)).unwrap();
+        assert_eq!((report.validators, report.txs, report.rate), (4, 48, 0));
+        assert!(report.finalized_tps > 0.0 && report.verify_per_sec > 0.0, "{report}");
+        assert!(report.p50 <= report.p99 && report.own_p50 <= report.own_p99, "{report}");
+        assert!(report.admission_p50 <= report.admission_p99, "{report}");
+        assert!(report.admission_p50 <= report.p50, "admission is part of finality: {report}");
+        assert!((1..=48).contains(&report.milestones), "{report}");
+        let text = report.to_string();
+        assert!(
+            text.starts_with("bench finality: 4 validators, 48 transfers, unpaced\n"),
+            "{text}"
+        );
+        assert!(text.contains("carried the transfers") && text.contains("recovery (all nodes)"));
+        let refused = FinalityArgs { validators: 7, txs: 1, rate: 0, accounts: 1, concurrency: 1 };
+        let err = runtime.block_on(finality(refused)).unwrap_err().to_string();
+        assert!(err.contains("1 to 6 validators"), "{err}");
+    }
+}
