@@ -57,7 +57,7 @@ impl Public {
 
     /// `0x`-prefixed hex of the key.
     pub fn to_hex(&self) -> alloc::string::String {
-        alloc::format!("0x{}", hex::encode(self.0))
+        crate::hash::to_hex0x(&self.0)
     }
 
     fn to_schnorrkel(self) -> Result<schnorrkel::PublicKey> {
@@ -91,7 +91,7 @@ impl Public {
 impl Signature {
     /// `0x`-prefixed hex of the signature.
     pub fn to_hex(&self) -> alloc::string::String {
-        alloc::format!("0x{}", hex::encode(self.0))
+        crate::hash::to_hex0x(&self.0)
     }
 
     /// Parses 64 bytes of hex, with or without `0x`.

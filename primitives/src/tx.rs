@@ -172,7 +172,7 @@ mod hex_bytes {
         bytes: &[u8],
         s: S,
     ) -> core::result::Result<S::Ok, S::Error> {
-        s.serialize_str(&alloc::format!("0x{}", hex::encode(bytes)))
+        s.serialize_str(&crate::hash::to_hex0x(bytes))
     }
 }
 

@@ -38,15 +38,14 @@ pub struct Bytes(pub Vec<u8>);
 
 impl Serialize for Bytes {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format!("0x{}", hex::encode(&self.0)))
+        s.serialize_str(&itc_primitives::hash::to_hex0x(&self.0))
     }
 }
 
 impl<'de> Deserialize<'de> for Bytes {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        let digits = s.strip_prefix("0x").unwrap_or(&s);
-        hex::decode(digits).map(Bytes).map_err(serde::de::Error::custom)
+        itc_primitives::hash::from_hex0x(&s).map(Bytes).map_err(serde::de::Error::custom)
     }
 }
 

@@ -77,8 +77,7 @@ impl Args {
     /// Hex bytes (with or without `0x`).
     pub fn hex_bytes(&self, index: usize, name: &str) -> Result<Vec<u8>, ErrorObjectOwned> {
         let s = self.string(index, name, "0x-prefixed hex")?;
-        let digits = s.strip_prefix("0x").unwrap_or(s);
-        hex::decode(digits).map_err(|e| {
+        itc_primitives::hash::from_hex0x(s).map_err(|e| {
             invalid_params(format!(
                 "{}: `{name}` is not hex ({e}); encode the bytes as 0x followed by an even number of hex digits",
                 self.method
