@@ -1015,11 +1015,12 @@ impl Driver {
                 // may not, which the fence allows for.
                 let durability = if must_sync { Durability::Sync } else { Durability::Relaxed };
                 // The vertices these records may name (a proposal's, or those just validated)
-                // go to the WAL first, so the records' fsync makes them durable too. Otherwise
+                // go in the same write, so the records' fsync makes them durable too. Otherwise
                 // a crash in between leaves a logged proposal whose vertices are gone, which a
                 // lone validator can never fetch back (the kill -9 test found it).
-                self.flush_dag()?;
-                self.log_seq = self.store.append_consensus(self.log_seq, &records, durability)?;
+                let vertices = self.lock().v.dag_store_mut().take_writes();
+                self.log_seq =
+                    self.store.append_consensus(self.log_seq, &records, vertices, durability)?;
                 tracing::trace!(target: "itc_node::timing", us = started.elapsed().as_micros() as u64, "persist");
             }
             if !persists.is_empty() {

@@ -213,15 +213,17 @@ impl ChainStore {
 
     /// Appends records to the consensus persist log with `durability` (PBFT sends a message
     /// only once what it depends on is durable: use [`Durability::Sync`] unless a later synced
-    /// write covers the records before anything depends on them). Returns the next sequence
-    /// number.
+    /// write covers the records before anything depends on them), in one atomic write with
+    /// `extra` (the vertices the records may name, so they are as durable). Returns the next
+    /// sequence number.
     pub fn append_consensus(
         &self,
         next_seq: u64,
         records: &[Vec<u8>],
+        extra: Vec<(Column, Vec<u8>, Option<Vec<u8>>)>,
         durability: Durability,
     ) -> Result<u64> {
-        let mut b = Batch::new();
+        let mut b = Batch::of(extra);
         let seq = consensus_batch(next_seq, records, &mut b);
         self.kv.commit(b, durability)?;
         Ok(seq)

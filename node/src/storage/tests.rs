@@ -209,14 +209,20 @@ fn milestones_of_one_batch_land_together_and_in_order() {
     assert!(store.apply_milestones(&[two.clone(), three.clone(), three.clone()]).is_err());
     assert_eq!(store.finalized().unwrap(), Some((1, one.header.hash())));
     assert_eq!(store.consensus_log().unwrap(), (Vec::new(), 0));
-    assert_eq!(store.append_consensus(0, &[vec![1], vec![2, 3]], Durability::Sync).unwrap(), 2);
+    assert_eq!(
+        store.append_consensus(0, &[vec![1], vec![2, 3]], Vec::new(), Durability::Sync).unwrap(),
+        2
+    );
     assert_eq!(store.consensus_log().unwrap(), (vec![vec![1], vec![2, 3]], 2));
     assert_eq!(store.consensus_span().unwrap(), (0, 2));
     // Compaction replaces the live entries 0..2; sequence numbers keep growing, appends follow.
     assert_eq!(store.rewrite_consensus(0, 2, &[vec![2, 3]]).unwrap(), 3);
     assert_eq!(store.consensus_log().unwrap(), (vec![vec![2, 3]], 3));
     assert_eq!(store.consensus_span().unwrap(), (2, 3));
-    assert_eq!(store.append_consensus(3, &[vec![4]], Durability::Relaxed).unwrap(), 4);
+    // Extra writes land in the same batch.
+    let extra = vec![(Column::Vertices, vec![7; 32], Some(vec![1, 2]))];
+    assert_eq!(store.append_consensus(3, &[vec![4]], extra, Durability::Relaxed).unwrap(), 4);
+    assert_eq!(store.kv().get(Column::Vertices, &[7; 32]).unwrap(), Some(vec![1, 2]));
     assert_eq!(store.consensus_log().unwrap(), (vec![vec![2, 3], vec![4]], 4));
     assert_eq!(store.consensus_log_from(2).unwrap(), (vec![vec![2, 3], vec![4]], 4));
     assert_eq!(store.consensus_log_from(3).unwrap(), (vec![vec![4]], 4));
