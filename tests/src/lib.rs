@@ -193,7 +193,7 @@ impl Rpc {
         let v = self
             .call(
                 "author_submitTransaction",
-                rpc_params![format!("0x{}", hex::encode(tx.encode()))],
+                rpc_params![itc_primitives::hash::to_hex0x(&tx.encode())],
             )
             .await?;
         Hash::from_hex(v.as_str().context("no hash")?).map_err(|e| anyhow::anyhow!("{e}"))

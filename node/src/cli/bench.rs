@@ -294,7 +294,7 @@ async fn drive(
         .with_context(|| format!("WebSocket to {}", nodes[0].rpc_addr))?
         .request::<Value, _>(
             "author_submitTransaction",
-            rpc_params![format!("0x{}", hex::encode(warm_up.encode()))],
+            rpc_params![itc_primitives::hash::to_hex0x(&warm_up.encode())],
         )
         .await
         .context("submitting the warm-up transfer")?;
@@ -374,7 +374,7 @@ async fn drive(
                 let submitted = submitted.clone();
                 let admissions = admissions.clone();
                 tasks.spawn(async move {
-                    let hex = format!("0x{}", hex::encode(tx.encode()));
+                    let hex = itc_primitives::hash::to_hex0x(&tx.encode());
                     let at = Instant::now();
                     submitted.lock().await.insert(tx.hash(), (at, node, false));
                     let result: Result<Value, _> =

@@ -161,7 +161,7 @@ pub fn signed_transfer(
 
 /// Submits a transaction; returns its hash.
 pub async fn submit(c: &HttpClient, tx: &Transaction) -> anyhow::Result<Hash> {
-    let hex = format!("0x{}", hex::encode(tx.encode()));
+    let hex = itc_primitives::hash::to_hex0x(&tx.encode());
     let v: Value = c
         .request("author_submitTransaction", rpc_params![hex])
         .await

@@ -170,7 +170,7 @@ fn read_message(
 }
 
 fn format_seed(seed: Option<[u8; 32]>) -> String {
-    seed.map_or_else(|| "n/a".to_string(), |s| format!("0x{}", hex::encode(s)))
+    seed.map_or_else(|| "n/a".to_string(), |s| itc_primitives::hash::to_hex0x(&s))
 }
 
 /// What `subkey inspect` prints for a secret phrase or secret URI.
