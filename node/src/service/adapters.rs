@@ -165,33 +165,29 @@ impl itc_runtime::KvStore for DbState {
         Ok(out.into_iter().collect())
     }
 
-    fn last_at_most(
+    fn first_at_least(
         &self,
         column: StateColumn,
         prefix: &[u8],
-        upper: &[u8],
+        lower: &[u8],
     ) -> itc_runtime::Result<Option<(Vec<u8>, Vec<u8>)>> {
-        if upper < prefix {
-            // An empty range (and no panic in the range query below).
-            return Ok(None);
-        }
         let (cf, p) = db_key(column, prefix);
-        let (_, u) = db_key(column, upper);
+        let (_, l) = db_key(column, lower);
         let tag = p.len() - prefix.len();
         // Stored keys the overlay writes (or deletes) are decided by the overlay.
         let stored = self
             .kv
-            .last_at_most(cf, &p, &u, |k| self.overlay.contains_key(&(column, k[tag..].to_vec())))
+            .first_at_least(cf, &p, &l, |k| self.overlay.contains_key(&(column, k[tag..].to_vec())))
             .map_err(backend)?
             .map(|(k, v)| (k[tag..].to_vec(), v));
+        let from = if lower > prefix { lower } else { prefix };
         let overlaid = self
             .overlay
-            .range((column, prefix.to_vec())..=(column, upper.to_vec()))
-            .rev()
-            .filter(|((_, k), _)| k.starts_with(prefix))
+            .range((column, from.to_vec())..)
+            .take_while(|((c, k), _)| *c == column && k.starts_with(prefix))
             .find_map(|((_, k), (_, v))| v.as_ref().map(|v| (k.clone(), v.clone())));
         Ok(match (stored, overlaid) {
-            (Some(s), Some(o)) => Some(if s.0 > o.0 { s } else { o }),
+            (Some(s), Some(o)) => Some(if s.0 < o.0 { s } else { o }),
             (s, o) => s.or(o),
         })
     }
@@ -408,11 +404,11 @@ mod tests {
         }
     }
 
-    /// The reverse seek the state's value history uses gives what a scan of the prefix gives,
+    /// The forward seek the state's value history uses gives what a scan of the prefix gives,
     /// whichever of the database and the overlay holds the keys (and the overlay's deletions
     /// hide stored keys).
     #[test]
-    fn last_at_most_merges_the_database_and_the_overlay() {
+    fn first_at_least_merges_the_database_and_the_overlay() {
         let (_dir, kv) = open();
         let mut s = DbState::new(kv.clone());
         let put =
@@ -421,31 +417,32 @@ mod tests {
         kv.commit(Batch::of(s.take_writes()), Durability::Relaxed).unwrap();
         s.write(vec![put("a4"), (StateColumn::History, b"a3".to_vec(), None), put("a0")]).unwrap();
         s.write(vec![(StateColumn::Meta, b"a9".to_vec(), Some(vec![9]))]).unwrap();
-        for upper in ["", "0", "a", "a0", "a2", "a3", "a4", "a45", "a5", "a6", "b0", "b1", "c"] {
+        for lower in ["", "0", "a", "a0", "a2", "a3", "a4", "a45", "a5", "a6", "b0", "b1", "c"] {
             let scan = s
                 .iter_prefix(StateColumn::History, b"a")
                 .unwrap()
                 .into_iter()
-                .rev()
-                .find(|(k, _)| k.as_slice() <= upper.as_bytes());
-            let seek = s.last_at_most(StateColumn::History, b"a", upper.as_bytes()).unwrap();
-            assert_eq!(seek, scan, "upper {upper}");
+                .find(|(k, _)| k.as_slice() >= lower.as_bytes());
+            let seek = s.first_at_least(StateColumn::History, b"a", lower.as_bytes()).unwrap();
+            assert_eq!(seek, scan, "lower {lower}");
         }
         let key =
             |seek: Option<(Vec<u8>, Vec<u8>)>| seek.map(|(k, _)| String::from_utf8(k).unwrap());
         assert_eq!(
-            key(s.last_at_most(StateColumn::History, b"a", b"a3").unwrap()),
-            Some("a1".into())
+            key(s.first_at_least(StateColumn::History, b"a", b"a2").unwrap()),
+            Some("a4".into()),
+            "a3 is deleted in the overlay"
         );
         assert_eq!(
-            key(s.last_at_most(StateColumn::History, b"a", b"a9").unwrap()),
+            key(s.first_at_least(StateColumn::History, b"a", b"a45").unwrap()),
             Some("a5".into())
         );
         assert_eq!(
-            key(s.last_at_most(StateColumn::History, b"b", b"b9").unwrap()),
+            key(s.first_at_least(StateColumn::History, b"b", b"").unwrap()),
             Some("b1".into())
         );
-        assert_eq!(s.last_at_most(StateColumn::Meta, b"a", b"a8").unwrap(), None);
+        assert_eq!(s.first_at_least(StateColumn::History, b"a", b"a6").unwrap(), None);
+        assert_eq!(s.first_at_least(StateColumn::Meta, b"b", b"a").unwrap(), None);
     }
 
     fn metas(store: &DbDag) -> Vec<(Hash, VertexMeta)> {

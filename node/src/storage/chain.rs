@@ -11,7 +11,7 @@ use super::{Batch, Column, Durability, KvStore};
 use crate::{Error, Result};
 
 /// The schema this build reads and writes; stored under `meta/schema`.
-pub const SCHEMA: &str = "itc-db/3";
+pub const SCHEMA: &str = "itc-db/4";
 
 const META_SCHEMA: &[u8] = b"schema";
 const META_FINALIZED: &[u8] = b"finalized";

@@ -170,24 +170,22 @@ impl KvStore {
         Ok(out)
     }
 
-    /// The pair of `column` with the greatest key that starts with `prefix`, is at most `upper`
-    /// and is not `skip`ped: one reverse seek, then a step back per skipped key (and per key
-    /// between the prefix's range and an `upper` beyond it).
-    pub fn last_at_most(
+    /// The pair of `column` with the smallest key that starts with `prefix`, is at least
+    /// `lower` and is not `skip`ped: one forward seek, then a step per skipped key.
+    pub fn first_at_least(
         &self,
         column: Column,
         prefix: &[u8],
-        upper: &[u8],
+        lower: &[u8],
         skip: impl Fn(&[u8]) -> bool,
     ) -> Result<Option<KeyValue>> {
         let cf = self.cf(column)?;
-        for item in self.db.iterator_cf(cf, IteratorMode::From(upper, Direction::Reverse)) {
+        // Keys with the prefix start at the prefix itself: seek to whichever bound is higher.
+        let from = if lower > prefix { lower } else { prefix };
+        for item in self.db.iterator_cf(cf, IteratorMode::From(from, Direction::Forward)) {
             let (k, v) = item.map_err(db_err(|| format!("seeking in {}", column.name())))?;
             if !k.starts_with(prefix) {
-                if &*k < prefix {
-                    break;
-                }
-                continue;
+                break;
             }
             if !skip(&k) {
                 return Ok(Some((k.into_vec(), v.into_vec())));

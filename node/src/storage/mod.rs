@@ -17,7 +17,7 @@
 //! `itc_consensus::PersistRecord::durability` calls buffered (a backup's prepares) and the
 //! committed-milestone and checkpoint records, which the next finalised write syncs.
 //!
-//! # Layout (schema `itc-db/3`)
+//! # Layout (schema `itc-db/4`)
 //! All integers in keys are big-endian so that byte order is numeric order; values are SCALE.
 //!
 //! | column | key | value |
@@ -36,10 +36,10 @@
 //! | `meta` | `b"clean-stop"` | `[1]`: the node stopped cleanly (WAL synced); the next start deletes it, synced, and lifts the consensus restart fence |
 //! | `indexes` | `b'a'` ++ vertex hash | the DAG's `VertexMeta` (tx hash, confirmation) |
 //! | `state_tree` | `b'n'` ++ Borsh(JMT node key) | Borsh(JMT node) |
-//! | `state_tree` | `b'h'` ++ key hash (32) ++ JMT version (u64 BE) | SCALE(`Option<value>`) |
+//! | `state_tree` | `b'h'` ++ key hash (32) ++ (`u64::MAX` − JMT version) (u64 BE: newest first) | SCALE(`Option<value>`) |
 //! | `state_tree` | `b'm'` ++ `b"version"` / `b"root"` ++ version (u64 BE) | latest state version / its root |
 //! | `state_tree` | `b'm'` ++ `b"stale"` ++ JMT version (u64 BE) | SCALE(`Vec<Vec<u8>>`) of Borsh(JMT node key): the nodes that version replaced, deleted with the list once older than `state_pruning` versions |
-//! | `state_tree` | `b'm'` ++ `b"hstale"` ++ JMT version (u64 BE) | SCALE(`Vec<Vec<u8>>`) of history keys (key hash (32) ++ JMT version (u64 BE)): the value-history entries that version made obsolete, deleted likewise |
+//! | `state_tree` | `b'm'` ++ `b"hstale"` ++ JMT version (u64 BE) | SCALE(`Vec<Vec<u8>>`) of history keys (key hash (32) ++ inverted JMT version, as above): the value-history entries that version made obsolete, deleted likewise |
 //! | `consensus` | sequence (u64 BE) | SCALE(`itc_consensus::PersistRecord`), in persist order |
 //!
 //! At every stable checkpoint the driver rewrites the `consensus` column with what
@@ -53,8 +53,9 @@
 //!
 //! Schema 2 added the epoch index (a restart resumes in the latest epoch without reading the
 //! chain from genesis). Schema 3 keeps one list of stale keys per JMT version where schema 2
-//! kept a marker per key (half the state tree's writes; `itc_runtime::state::kv`). A database of
-//! an older schema is refused: resync it.
+//! kept a marker per key (half the state tree's writes; `itc_runtime::state::kv`); schema 4
+//! stores history versions inverted (a forward seek finds the entry in force). A database of an
+//! older schema is refused: resync it.
 mod chain;
 mod kv;
 

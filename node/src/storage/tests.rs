@@ -191,7 +191,7 @@ fn storage_format_test_vectors() {
             "consensus"
         ]
     );
-    assert_eq!(SCHEMA, "itc-db/3");
+    assert_eq!(SCHEMA, "itc-db/4");
 }
 
 #[test]

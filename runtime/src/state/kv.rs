@@ -6,7 +6,9 @@
 //! Layout (bytes, stable):
 //! - [`Column::Values`]: state key → latest value (the ordered key index for prefix iteration);
 //! - [`Column::Nodes`]: Borsh(JMT `NodeKey`) → Borsh(JMT `Node`);
-//! - [`Column::History`]: key hash (32) ++ JMT version (u64 big-endian) → SCALE(`Option<value>`);
+//! - [`Column::History`]: key hash (32) ++ (`u64::MAX` − JMT version) (u64 big-endian, so a
+//!   key's entries run newest first) → SCALE(`Option<value>`); the entry of JMT version 2 ends
+//!   in `fffffffffffffffd`;
 //! - [`Column::Meta`]: `b"version"` → SCALE(u64) latest state version; `b"root" ++ version (u64
 //!   big-endian)` → its 32-byte root; with pruning, `b"stale" ++ JMT version (u64 big-endian)`
 //!   → SCALE(`Vec<Vec<u8>>`) of Borsh(JMT `NodeKey`): the nodes that JMT version replaced, and
@@ -65,15 +67,15 @@ pub trait KvStore {
     fn iter_prefix(&self, column: Column, prefix: &[u8]) -> Result<Vec<KeyValue>>;
     /// Applies every write, atomically (all or nothing, also across a crash).
     fn write(&mut self, batch: Vec<Write>) -> Result<()>;
-    /// The pair of `column` with the greatest key that starts with `prefix` and is at most
-    /// `upper`. A database answers it with one reverse seek; the default scans the prefix.
-    fn last_at_most(
+    /// The pair of `column` with the smallest key that starts with `prefix` and is at least
+    /// `lower`. A database answers it with one forward seek; the default scans the prefix.
+    fn first_at_least(
         &self,
         column: Column,
         prefix: &[u8],
-        upper: &[u8],
+        lower: &[u8],
     ) -> Result<Option<KeyValue>> {
-        Ok(self.iter_prefix(column, prefix)?.into_iter().rev().find(|(k, _)| k.as_slice() <= upper))
+        Ok(self.iter_prefix(column, prefix)?.into_iter().find(|(k, _)| k.as_slice() >= lower))
     }
 }
 
@@ -107,21 +109,19 @@ impl KvStore for MemoryKv {
         Ok(())
     }
 
-    fn last_at_most(
+    fn first_at_least(
         &self,
         column: Column,
         prefix: &[u8],
-        upper: &[u8],
+        lower: &[u8],
     ) -> Result<Option<KeyValue>> {
-        if upper < prefix {
-            // An empty range (and no panic in the range query below).
-            return Ok(None);
-        }
+        // Keys with the prefix start at the prefix itself: seek to whichever bound is higher.
+        let from = if lower > prefix { lower } else { prefix };
         Ok(self
             .columns
-            .range((column, prefix.to_vec())..=(column, upper.to_vec()))
-            .rev()
-            .find(|((_, k), _)| k.starts_with(prefix))
+            .range((column, from.to_vec())..)
+            .next()
+            .filter(|((c, k), _)| *c == column && k.starts_with(prefix))
             .map(|((_, k), v)| (k.clone(), v.clone())))
     }
 }
@@ -130,9 +130,12 @@ fn borsh_bytes<T: borsh::BorshSerialize>(value: &T) -> Result<Vec<u8>> {
     borsh::to_vec(value).map_err(|e| Error::Backend(format!("encode JMT node: {e}")))
 }
 
+/// A history entry's key: the key hash, then the JMT version inverted (`u64::MAX - version`,
+/// big-endian), so a key's entries run newest first and the one in force at a version is found
+/// with a forward seek (a reverse one cost half as much again).
 fn history_key(key_hash: &KeyHash, version: Version) -> Vec<u8> {
     let mut k = key_hash.0.to_vec();
-    k.extend_from_slice(&version.to_be_bytes());
+    k.extend_from_slice(&(u64::MAX - version).to_be_bytes());
     k
 }
 
@@ -155,7 +158,7 @@ fn history_at<S: KvStore>(
     key_hash: &KeyHash,
     max_version: Version,
 ) -> Result<Option<KeyValue>> {
-    store.last_at_most(Column::History, &key_hash.0, &history_key(key_hash, max_version))
+    store.first_at_least(Column::History, &key_hash.0, &history_key(key_hash, max_version))
 }
 
 fn root_key(version: u64) -> Vec<u8> {
@@ -526,7 +529,7 @@ mod tests {
         assert_eq!(db.root(6), Err(Error::UnknownVersion(6)));
     }
 
-    /// A store with only the required methods: `last_at_most` is the trait's scan.
+    /// A store with only the required methods: `first_at_least` is the trait's scan.
     struct Scanning(MemoryKv);
 
     impl KvStore for Scanning {
@@ -548,15 +551,20 @@ mod tests {
         store.write(vec![put("a1"), put("a3"), put("b0"), put("b2"), put("c")]).unwrap();
         store.write(vec![(Column::Meta, b"a2".to_vec(), Some(vec![2]))]).unwrap();
         for prefix in ["", "a", "b", "c", "d"] {
-            for upper in ["", "a", "a2", "a3", "a9", "b", "b1", "b3", "c", "z"] {
+            for lower in ["", "0", "a", "a2", "a3", "a9", "b", "b1", "b3", "c", "z"] {
                 let seek = |s: &dyn KvStore| {
-                    s.last_at_most(Column::History, prefix.as_bytes(), upper.as_bytes()).unwrap()
+                    s.first_at_least(Column::History, prefix.as_bytes(), lower.as_bytes()).unwrap()
                 };
-                assert_eq!(seek(&store.0), seek(&store), "prefix {prefix:?}, upper {upper:?}");
+                assert_eq!(seek(&store.0), seek(&store), "prefix {prefix:?}, lower {lower:?}");
             }
         }
-        let found = store.0.last_at_most(Column::History, b"a", b"b1").unwrap();
+        let found = store.0.first_at_least(Column::History, b"a", b"a2").unwrap();
         assert_eq!(found.map(|(k, _)| k), Some(b"a3".to_vec()));
+        assert_eq!(store.0.first_at_least(Column::History, b"a", b"a4").unwrap(), None);
+        // The history key's layout: newest first.
+        let k = KeyHash([7; 32]);
+        assert!(history_key(&k, 5) < history_key(&k, 4));
+        assert_eq!(hex::encode(&history_key(&k, 2)[32..]), "fffffffffffffffd");
     }
 
     #[test]
