@@ -180,7 +180,7 @@ impl itc_runtime::KvStore for DbState {
             .first_at_least(cf, &p, &l, |k| self.overlay.contains_key(&(column, k[tag..].to_vec())))
             .map_err(backend)?
             .map(|(k, v)| (k[tag..].to_vec(), v));
-        let from = if lower > prefix { lower } else { prefix };
+        let from = lower.max(prefix);
         let overlaid = self
             .overlay
             .range((column, from.to_vec())..)

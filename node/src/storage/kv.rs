@@ -181,7 +181,7 @@ impl KvStore {
     ) -> Result<Option<KeyValue>> {
         let cf = self.cf(column)?;
         // Keys with the prefix start at the prefix itself: seek to whichever bound is higher.
-        let from = if lower > prefix { lower } else { prefix };
+        let from = lower.max(prefix);
         for item in self.db.iterator_cf(cf, IteratorMode::From(from, Direction::Forward)) {
             let (k, v) = item.map_err(db_err(|| format!("seeking in {}", column.name())))?;
             if !k.starts_with(prefix) {

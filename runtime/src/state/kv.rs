@@ -116,7 +116,7 @@ impl KvStore for MemoryKv {
         lower: &[u8],
     ) -> Result<Option<KeyValue>> {
         // Keys with the prefix start at the prefix itself: seek to whichever bound is higher.
-        let from = if lower > prefix { lower } else { prefix };
+        let from = lower.max(prefix);
         Ok(self
             .columns
             .range((column, from.to_vec())..)
